@@ -1,0 +1,37 @@
+-- Forced orders (liquidations). SELL = a long position was liquidated, BUY = a short.
+-- notional_usd is USD: quantity x contract size for COIN-M contracts, price x quantity for USD-M.
+-- Exact duplicate orders (same time, side, price and quantity) are kept once.
+
+with source as (
+
+    {{ raw_source('binance', 'um_liquidations', [
+        ['symbol', 'varchar'], ['time', 'timestamp'], ['side', 'varchar'],
+        ['price', 'double'], ['quantity', 'double'], ['notional_usd', 'double'],
+    ]) }}
+
+),
+
+in_run as (
+
+    select *
+    from source
+    where symbol in {{ symbol_list() }}
+      and "time" >= {{ load_start(1) }}
+      and "time" < {{ load_end() }}
+
+),
+
+deduplicated as (
+
+    select distinct
+        symbol,
+        "time" as liquidated_at,
+        side,
+        price,
+        quantity,
+        notional_usd
+    from in_run
+
+)
+
+select * from deduplicated

@@ -1,0 +1,38 @@
+-- Spot 1m klines (for the perp-spot basis). Optional: empty when no spot data is loaded.
+-- De-duplication rule as for perp klines: larger volume, then larger close wins.
+
+with source as (
+
+    {{ raw_source('binance', 'spot_klines_1m', [
+        ['symbol', 'varchar'], ['open_time', 'timestamp'],
+        ['open', 'double'], ['high', 'double'], ['low', 'double'], ['close', 'double'],
+        ['volume', 'double'],
+    ]) }}
+
+),
+
+in_run as (
+
+    select *
+    from source
+    where symbol in {{ symbol_list() }}
+      and open_time >= {{ load_start() }}
+      and open_time < {{ load_end() }}
+
+),
+
+deduplicated as (
+
+    {{ keep_first('in_run', ['symbol', 'open_time'], 'volume desc, close desc') }}
+
+)
+
+select
+    symbol,
+    open_time,
+    open,
+    high,
+    low,
+    close,
+    volume
+from deduplicated

@@ -1,0 +1,313 @@
+"""``lifthouse import``: load files a user already has into the raw layout.
+
+Reads Parquet, CSV or Feather (ccxt / freqtrade caches, Binance-style exports), maps column names
+to Binance names, converts the time column to naive UTC microseconds, and hands the rows to
+:func:`lifthouse.raw.write_dataset`. Every input file is read and checked before anything is
+written, so a bad file leaves ``data/raw`` untouched. Anything that cannot be mapped is an error
+naming the file and the fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.feather as feather
+import pyarrow.parquet as pq
+
+from lifthouse.raw import (
+    DATASETS,
+    RawDataError,
+    normalize_symbol,
+    resolve_data_dir,
+    write_dataset,
+)
+
+# Column aliases seen in Binance archives, the Binance API, ccxt and freqtrade caches.
+ALIASES: dict[str, dict[str, str]] = {
+    "klines": {
+        "date": "open_time", "timestamp": "open_time", "time": "open_time", "datetime": "open_time",
+        "open_time_ms": "open_time", "quote_asset_volume": "quote_volume",
+        "number_of_trades": "count", "trades": "count",
+        "taker_buy_base_asset_volume": "taker_buy_volume",
+        "taker_buy_quote_asset_volume": "taker_buy_quote_volume",
+    },
+    "um_funding_rate": {
+        "fundingtime": "funding_time", "calc_time": "funding_time", "time": "funding_time",
+        "date": "funding_time", "timestamp": "funding_time", "fundingrate": "funding_rate",
+        "last_funding_rate": "funding_rate", "markprice": "mark_price",
+    },
+    "um_open_interest_5m": {
+        "create_time": "timestamp", "time": "timestamp", "date": "timestamp",
+        "sumopeninterest": "sum_open_interest", "open_interest": "sum_open_interest",
+        "sumopeninterestvalue": "sum_open_interest_value",
+        "open_interest_value": "sum_open_interest_value",
+    },
+    "um_liquidations": {
+        "ts": "time", "timestamp": "time", "date": "time", "t": "time",
+        "qty": "quantity", "orig_qty": "quantity", "original_quantity": "quantity",
+        "qty_contracts": "quantity", "average_price": "price", "avg_price": "price",
+    },
+}
+
+# Columns that are known and safe to drop (never silently: the import summary lists them).
+DROPPABLE = {"close_time", "ignore", "funding_time_raw", "source", "funding_interval_hours",
+             "symbol", "pair", "count_toptrader_long_short_ratio",
+             "sum_toptrader_long_short_ratio", "count_long_short_ratio",
+             "sum_taker_long_short_vol_ratio", "order_type", "time_in_force",
+             "last_fill_quantity", "accumulated_fill_quantity", "status"}
+
+TIME_UNITS = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": None}
+
+
+@dataclass
+class Loaded:
+    path: Path
+    symbol: str
+    table: pa.Table
+    dropped: list[str]
+
+
+def symbol_from_filename(path: Path) -> str:
+    """``BTCUSDT.parquet`` -> BTCUSDT; ``BTC_USDT_USDT-1m-futures.feather`` -> BTCUSDT;
+    ``BTCUSDT-1m-2025-01.csv`` -> BTCUSDT."""
+    stem = path.name.split(".")[0]
+    head = stem.split("-")[0]
+    parts = [p for p in head.split("_") if p]
+    if len(parts) >= 2:
+        head = parts[0] + parts[1]
+    if not re.fullmatch(r"[A-Za-z0-9]{2,20}", head):
+        raise RawDataError(f"cannot tell the symbol from the file name {path.name!r}",
+                           file=path, hint="pass --symbol SYMBOL")
+    return normalize_symbol(head)
+
+
+def read_any(path: Path) -> pa.Table:
+    """Read a Parquet, Feather or CSV file; a damaged file is a RawDataError naming it."""
+    suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
+    if not path.exists():
+        raise RawDataError("file not found", file=path)
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pq.read_table(path)
+        if suffix in (".feather", ".arrow", ".ipc"):
+            return feather.read_table(path)
+        if suffix in (".csv", ".csv.gz", ".txt"):
+            return _read_csv(path)
+    except RawDataError:
+        raise
+    except Exception as exc:  # pyarrow raises many types for damaged files
+        raise RawDataError(f"cannot read the file ({type(exc).__name__}: {exc}); it looks "
+                           "truncated or damaged", file=path,
+                           hint="re-download or re-export the file; nothing was written") from exc
+    raise RawDataError(f"unknown file type {suffix!r}", file=path,
+                       hint="use .parquet, .feather or .csv")
+
+
+def _read_csv(path: Path) -> pa.Table:
+    with open(path, "rb") as fh:
+        first = fh.readline().decode("utf-8", "replace")
+    has_header = bool(re.search(r"[A-Za-z_]{2,}", first.split(",")[0]))
+    if has_header:
+        return pacsv.read_csv(path)
+    raise RawDataError("CSV has no header row, so its columns cannot be mapped by name",
+                       file=path, hint="add a header row with Binance column names "
+                       "(archive CSVs are read by `lifthouse ingest`, which knows their layout)")
+
+
+def _time_to_us(col: pa.ChunkedArray | pa.Array, *, source: Path, name: str,
+                time_unit: str | None, naive_tz: str | None) -> pa.Array:
+    """Convert a time column to naive UTC microseconds (int64 -> timestamp[us])."""
+    s = pd.Series(col.to_pandas() if hasattr(col, "to_pandas") else col)
+    if pd.api.types.is_integer_dtype(s) or pd.api.types.is_float_dtype(s):
+        v = s.to_numpy(dtype="float64")
+        finite = v[np.isfinite(v)]
+        if finite.size == 0:
+            raise RawDataError(f"time column {name!r} is empty", file=source)
+        mag = float(np.median(np.abs(finite)))
+        unit = time_unit
+        if unit is None:
+            if mag < 1e11:
+                raise RawDataError(
+                    f"time column {name!r} holds numbers like {int(finite[0])}, which look like "
+                    "epoch SECONDS; Binance uses milliseconds, so this is ambiguous",
+                    file=source, row=1, hint="if they are seconds, re-run with --time-unit s")
+            unit = "ms" if mag < 1e14 else "us" if mag < 1e17 else "ns"
+        factor = TIME_UNITS[unit]
+        us = (v * factor) if factor else (v / 1000.0)
+        return pa.array(np.round(us).astype("int64"), type=pa.int64()).cast(pa.timestamp("us"))
+    if pd.api.types.is_datetime64_any_dtype(s):
+        if s.dt.tz is not None:
+            s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+        elif naive_tz is None:
+            raise RawDataError(
+                f"time column {name!r} holds datetimes without a time zone (naive), e.g. {s.iloc[0]}",
+                file=source, row=1,
+                hint="if they are UTC re-run with --naive-tz UTC (or give the zone they are in)")
+        else:
+            s = s.dt.tz_localize(naive_tz).dt.tz_convert("UTC").dt.tz_localize(None)
+        return pa.array(s.astype("datetime64[us]"), type=pa.timestamp("us"))
+    # strings
+    try:
+        parsed = pd.to_datetime(s, utc=False, format="mixed")
+    except (ValueError, TypeError) as exc:
+        raise RawDataError(f"time column {name!r} cannot be parsed as dates: {exc}",
+                           file=source) from exc
+    if not pd.api.types.is_datetime64_any_dtype(parsed):
+        raise RawDataError(f"time column {name!r} has mixed time zones", file=source)
+    return _time_to_us(pa.chunked_array([pa.array(parsed)]), source=source, name=name,
+                       time_unit=time_unit, naive_tz=naive_tz)
+
+
+def map_columns(dataset: str, table: pa.Table, *, source: Path, time_unit: str | None = None,
+                naive_tz: str | None = None, contract_usd: float | None = None,
+                ignore: set[str] | None = None) -> tuple[pa.Table, list[str]]:
+    """Rename, drop and convert a user's table to the dataset's raw schema."""
+    spec = DATASETS[dataset]
+    family = "klines" if "klines" in dataset else dataset
+    aliases = ALIASES.get(family, {})
+    known = {c.name for c in spec.columns}
+    ignore = ignore or set()
+    out: dict[str, pa.ChunkedArray] = {}
+    dropped: list[str] = []
+    unknown: list[str] = []
+    for name in table.column_names:
+        key = name.strip()
+        low = key.lower()
+        target = key if key in known else aliases.get(low.replace(" ", "_"), aliases.get(low))
+        if target is None and low in known:
+            target = low
+        if target is None:
+            if low in DROPPABLE or key in ignore:
+                dropped.append(key)
+                continue
+            unknown.append(key)
+            continue
+        if target in out:
+            raise RawDataError(f"two columns map to {target!r} (the second is {key!r})",
+                               file=source, hint=f"drop one of them, or pass --ignore-columns {key}")
+        out[target] = table.column(name)
+    if unknown:
+        raise RawDataError(
+            f"cannot map column(s) {unknown} to dataset {dataset} (it expects "
+            f"{[c.name for c in spec.columns]})",
+            file=source,
+            hint="rename them to Binance names, or pass --ignore-columns "
+                 + ",".join(unknown) + " to drop them")
+    missing = [c for c in spec.required if c not in out and c != "notional_usd"]
+    if missing:
+        raise RawDataError(
+            f"missing column(s) {missing} for dataset {dataset}; found {table.column_names}",
+            file=source, hint="check --dataset, or rename the columns to Binance names")
+    out[spec.time_column] = _time_to_us(out[spec.time_column], source=source,
+                                        name=spec.time_column, time_unit=time_unit,
+                                        naive_tz=naive_tz)
+    if dataset == "um_liquidations":
+        out = _liquidation_notional(out, table.column_names, source=source,
+                                    contract_usd=contract_usd)
+    arrays = {k: (v if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(v))
+              for k, v in out.items()}
+    return pa.table(arrays), dropped
+
+
+def _liquidation_notional(cols: dict, original_names: list[str], *, source: Path,
+                          contract_usd: float | None) -> dict:
+    qty = np.asarray(pa.chunked_array([cols["quantity"]]).to_numpy() if isinstance(
+        cols["quantity"], pa.Array) else cols["quantity"].to_numpy(), dtype="float64")
+    price = np.asarray(cols["price"].to_numpy() if hasattr(cols["price"], "to_numpy") else
+                       cols["price"], dtype="float64")
+    in_contracts = any(n.lower() == "qty_contracts" for n in original_names)
+    if in_contracts and contract_usd is None:
+        raise RawDataError(
+            "liquidation quantities are in contracts (column qty_contracts) but no contract "
+            "size was given", file=source,
+            hint="pass --contract-usd 100 for BTCUSD_PERP, --contract-usd 10 for other COIN-M "
+                 "contracts")
+    if contract_usd is not None:
+        notional = qty * float(contract_usd)
+        cols["contract_usd"] = pa.array(np.full(len(qty), float(contract_usd)))
+    else:
+        notional = qty * price
+    cols["notional_usd"] = pa.array(notional)
+    side = cols["side"]
+    side_vals = pd.Series(side.to_pylist()).astype(str).str.upper().str.strip()
+    cols["side"] = pa.array(side_vals.tolist(), type=pa.string())
+    return cols
+
+
+def load_file(path: Path, dataset: str, *, symbol: str | None, time_unit: str | None,
+              naive_tz: str | None, contract_usd: float | None,
+              ignore: set[str]) -> Loaded:
+    sym = normalize_symbol(symbol) if symbol else symbol_from_filename(path)
+    table = read_any(path)
+    if table.num_rows == 0:
+        raise RawDataError("the file has no rows", file=path)
+    mapped, dropped = map_columns(dataset, table, source=path, time_unit=time_unit,
+                                  naive_tz=naive_tz, contract_usd=contract_usd, ignore=ignore)
+    return Loaded(path, sym, mapped, dropped)
+
+
+def import_files(paths: list[Path], dataset: str, *, data_dir: Path, symbol: str | None = None,
+                 time_unit: str | None = None, naive_tz: str | None = None,
+                 contract_usd: float | None = None, replace: bool = False,
+                 allow_unsorted: bool = False, ignore: set[str] | None = None,
+                 log=print) -> list:
+    """Read and check every file, then write. Returns the write reports."""
+    if dataset not in DATASETS:
+        raise RawDataError(f"unknown dataset {dataset!r}", hint=f"choose one of {sorted(DATASETS)}")
+    from lifthouse.raw import conform, validate
+
+    loaded = []
+    for path in paths:
+        item = load_file(Path(path), dataset, symbol=symbol, time_unit=time_unit,
+                         naive_tz=naive_tz, contract_usd=contract_usd, ignore=ignore or set())
+        # validate now (per file, so errors name the right file and row); write later
+        validate(dataset, conform(dataset, item.table, source=str(path)), source=str(path),
+                 allow_unsorted=allow_unsorted)
+        loaded.append(item)
+    reports = []
+    for item in loaded:
+        rep = write_dataset(data_dir, dataset, item.symbol, item.table, source=str(item.path),
+                            replace=replace, allow_unsorted=allow_unsorted)
+        note = f" (dropped known extra columns: {', '.join(item.dropped)})" if item.dropped else ""
+        log(f"{item.path}: {rep.summary()}{note}")
+        reports.append(rep)
+    return reports
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    parser.add_argument("--dataset", required=True, choices=sorted(DATASETS))
+    parser.add_argument("--symbol", help="symbol for all files (default: from each file name)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="raw data directory (default: data/raw or $LIFTHOUSE_DATA_DIR)")
+    parser.add_argument("--contract-usd", type=float, default=None,
+                        help="COIN-M liquidations: USD per contract (100 BTCUSD_PERP, 10 others)")
+    parser.add_argument("--time-unit", choices=sorted(TIME_UNITS), default=None,
+                        help="unit of integer timestamps (default: detected; seconds must be explicit)")
+    parser.add_argument("--naive-tz", default=None,
+                        help="time zone of datetimes that carry none, e.g. UTC")
+    parser.add_argument("--ignore-columns", default="", help="comma-separated columns to drop")
+    parser.add_argument("--sort", action="store_true", help="accept and sort out-of-order rows")
+    parser.add_argument("--replace", action="store_true",
+                        help="let these files replace conflicting rows already stored")
+
+
+def run(args: argparse.Namespace) -> int:
+    data_dir = resolve_data_dir(args.data_dir)
+    ignore = {c.strip() for c in args.ignore_columns.split(",") if c.strip()}
+    reports = import_files(list(args.files), args.dataset, data_dir=data_dir, symbol=args.symbol,
+                           time_unit=args.time_unit, naive_tz=args.naive_tz,
+                           contract_usd=args.contract_usd, replace=args.replace,
+                           allow_unsorted=args.sort, ignore=ignore)
+    total = sum(r.rows_added for r in reports)
+    print(f"imported {len(reports)} file(s) into {data_dir}/{args.dataset}: {total} new rows",
+          file=sys.stderr)
+    return 0
