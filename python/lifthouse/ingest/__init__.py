@@ -1,0 +1,15 @@
+"""Binance public-archive ingestion (data.binance.vision layout) into the raw layer.
+
+``ingest(...)`` plans the monthly/daily zip archives for a window, downloads each with bounded
+retries, verifies it against its ``.CHECKSUM``, parses the CSV and writes through
+:func:`lifthouse.raw.write_dataset`. See ``docs/ingest.md``.
+"""
+
+from lifthouse.ingest.download import FetchError, NotFound, RetryPolicy
+from lifthouse.ingest.layout import DEFAULT_BASE_URL, SOURCES, Archive, parse_datasets, plan
+from lifthouse.ingest.pipeline import ArchiveResult, IngestReport, ingest
+
+__all__ = [
+    "Archive", "ArchiveResult", "DEFAULT_BASE_URL", "FetchError", "IngestReport", "NotFound",
+    "RetryPolicy", "SOURCES", "ingest", "parse_datasets", "plan",
+]

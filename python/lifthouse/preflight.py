@@ -1,0 +1,301 @@
+"""``lifthouse preflight``: is the raw layer complete enough for a run window?
+
+For every symbol and raw dataset it counts, over the window plus its lookback buffer
+(``[start - lookback_days, end)``, UTC), the time slots expected and present (minutes for 1m
+klines, 8h settlements for funding, 5m slots for open interest, days with any forced order for
+liquidations), the longest gap and the first/last stamp. Required datasets
+(:data:`lifthouse.raw.REQUIRED_DATASETS`) that are missing or below ``min_coverage`` are errors
+and come with the ``lifthouse ingest`` command that would fill them; missing optional datasets
+are warnings that name what the run will lack.
+
+Python API for the run orchestrator: :func:`check_coverage` -> :class:`PreflightReport`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from lifthouse.raw import DATASETS, REQUIRED_DATASETS, normalize_symbol, resolve_data_dir
+
+DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
+
+# dataset -> (slot length in seconds, unit name)
+GRAIN: dict[str, tuple[int, str]] = {
+    "um_klines_1m": (60, "minutes"),
+    "spot_klines_1m": (60, "minutes"),
+    "um_mark_klines_1m": (60, "minutes"),
+    "um_premium_index_klines_1m": (60, "minutes"),
+    "um_funding_rate": (8 * 3600, "8h settlements"),
+    "um_open_interest_5m": (300, "5m slots"),
+    "um_liquidations": (86400, "days with orders"),
+}
+# a sparse dataset: days without any forced order are normal, not gaps worth a warning
+SPARSE = {"um_liquidations"}
+
+
+@dataclass
+class Coverage:
+    dataset: str
+    symbol: str
+    unit: str
+    slot_seconds: int
+    expected: int
+    present: int
+    rows: int
+    first: dt.datetime | None = None
+    last: dt.datetime | None = None
+    gap_start: dt.datetime | None = None  # first missing slot of the longest gap
+    gap_slots: int = 0
+
+    @property
+    def ratio(self) -> float:
+        return self.present / self.expected if self.expected else 0.0
+
+    @property
+    def missing(self) -> bool:
+        return self.rows == 0
+
+    def gap_text(self) -> str:
+        if not self.gap_slots or self.gap_start is None:
+            return "-"
+        end = self.gap_start + dt.timedelta(seconds=self.slot_seconds * self.gap_slots)
+        return f"{_ts(self.gap_start)} .. {_ts(end)} ({_dur(self.gap_slots * self.slot_seconds)})"
+
+
+@dataclass
+class PreflightReport:
+    data_dir: Path
+    symbols: list[str]
+    start: dt.date
+    end: dt.date
+    lookback_days: int
+    coverage: list[Coverage] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    ingest_command: str | None = None  # fills the required data that is missing
+    optional_command: str | None = None  # adds the optional data that is missing
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def window_start(self) -> dt.date:
+        return self.start - dt.timedelta(days=self.lookback_days)
+
+    def get(self, dataset: str, symbol: str) -> Coverage:
+        return next(c for c in self.coverage if c.dataset == dataset and c.symbol == symbol)
+
+    def render(self) -> str:
+        lines = [
+            f"preflight: window {self.start} .. {self.end} (end exclusive) + {self.lookback_days} "
+            f"lookback day(s): checking {self.window_start} 00:00 .. {self.end} 00:00 UTC "
+            f"in {self.data_dir}",
+            "",
+        ]
+        head = ["symbol", "dataset", "present / expected", "coverage", "first", "last",
+                "longest gap"]
+        body = []
+        for c in self.coverage:
+            body.append([
+                c.symbol, c.dataset, f"{c.present} / {c.expected} {c.unit}",
+                "missing" if c.missing else f"{100 * c.ratio:.1f}%",
+                _ts(c.first) if c.first else "-", _ts(c.last) if c.last else "-",
+                c.gap_text() if not c.missing else "-",
+            ])
+        widths = [max(len(r[i]) for r in [head] + body) for i in range(len(head))]
+        for r in [head] + body:
+            lines.append("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+        if self.errors:
+            lines += ["", "errors:"] + [f"  {e}" for e in self.errors]
+        if self.warnings:
+            lines += ["", "warnings:"] + [f"  {w}" for w in self.warnings]
+        if self.ingest_command:
+            lines += ["", "to fill the required data, run:", f"  {self.ingest_command}"]
+        if self.optional_command:
+            lines += ["", "to add the optional data the archive may have, run:",
+                      f"  {self.optional_command}"]
+        lines += ["", "preflight: OK" if self.ok else "preflight: FAILED (required data missing)"]
+        return "\n".join(lines)
+
+
+def _ts(t: dt.datetime) -> str:
+    return t.strftime("%Y-%m-%d %H:%M")
+
+
+def _dur(seconds: int) -> str:
+    d, rem = divmod(seconds, 86400)
+    h, rem = divmod(rem, 3600)
+    m = rem // 60
+    parts = [f"{d} d" if d else "", f"{h} h" if h else "", f"{m} min" if m else ""]
+    return " ".join(p for p in parts if p) or f"{seconds} s"
+
+
+def _as_date(x: dt.date | str) -> dt.date:
+    return x if isinstance(x, dt.date) else dt.date.fromisoformat(str(x))
+
+
+def measure(con: duckdb.DuckDBPyConnection, data_dir: Path, dataset: str, symbol: str,
+            lo: dt.datetime, hi: dt.datetime) -> Coverage:
+    """Coverage of one dataset and symbol over [lo, hi) from its Parquet files."""
+    slot, unit = GRAIN[dataset]
+    expected = int((hi - lo).total_seconds() // slot)
+    cov = Coverage(dataset, symbol, unit, slot, expected, 0, 0)
+    files = sorted((data_dir / dataset / f"symbol={symbol}").glob("*.parquet"))
+    if not files:
+        return cov
+    tcol = DATASETS[dataset].time_column
+    slot_us = slot * 1_000_000
+    row = con.execute(
+        f"""
+        with r as (
+            select "{tcol}" as t from read_parquet(?)
+            where "{tcol}" >= ? and "{tcol}" < ?
+        ), s as (
+            select distinct (epoch_us(t) // {slot_us}) * {slot_us} as slot from r
+        ), g as (
+            select slot, slot - lag(slot) over (order by slot) as step from s
+        )
+        select (select count(*) from r), (select min(t) from r), (select max(t) from r),
+               (select count(*) from s), (select min(slot) from s), (select max(slot) from s),
+               (select arg_max(slot, step) from g where step > {slot_us}),
+               (select max(step) from g where step > {slot_us})
+        """,
+        [[str(f) for f in files], lo, hi],
+    ).fetchone()
+    rows, first, last, present, smin, smax, gap_end, gap_step = row
+    cov.rows, cov.first, cov.last, cov.present = int(rows), first, last, int(present)
+    if not rows:
+        return cov
+    lo_us = int(lo.replace(tzinfo=dt.timezone.utc).timestamp()) * 1_000_000
+    hi_us = int(hi.replace(tzinfo=dt.timezone.utc).timestamp()) * 1_000_000
+    # candidate gaps: before the first slot, between slots, after the last slot
+    lo_slot = -(-lo_us // slot_us) * slot_us
+    cands = [(lo_slot, (smin - lo_slot) // slot_us),
+             (smax + slot_us, (hi_us - smax - slot_us) // slot_us)]
+    if gap_end is not None:
+        cands.append((gap_end - gap_step + slot_us, gap_step // slot_us - 1))
+    start_us, n = max(cands, key=lambda c: c[1])
+    if n > 0:
+        cov.gap_start = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=int(start_us))
+        cov.gap_slots = int(n)
+    return cov
+
+
+def check_coverage(
+    data_dir: str | os.PathLike | None,
+    symbols: list[str] | tuple[str, ...] | str = DEFAULT_SYMBOLS,
+    start: dt.date | str = "",
+    end: dt.date | str = "",
+    lookback_days: int = 7,
+    *,
+    min_coverage: float = 0.95,
+) -> PreflightReport:
+    """Measure every dataset for every symbol; decide errors, warnings and the ingest command."""
+    data_dir = resolve_data_dir(data_dir)
+    if isinstance(symbols, str):
+        symbols = symbols.split(",")
+    syms = list(dict.fromkeys(normalize_symbol(s) for s in symbols if s.strip()))
+    start, end = _as_date(start), _as_date(end)
+    if end <= start:
+        raise ValueError(f"empty window: end {end} is not after start {start}")
+    rep = PreflightReport(data_dir, syms, start, end, lookback_days)
+    lo = dt.datetime.combine(rep.window_start, dt.time())
+    hi = dt.datetime.combine(end, dt.time())
+    con = duckdb.connect()
+    try:
+        for sym in syms:
+            for ds in GRAIN:
+                rep.coverage.append(measure(con, data_dir, ds, sym, lo, hi))
+    finally:
+        con.close()
+    _judge(rep, min_coverage)
+    return rep
+
+
+def _judge(rep: PreflightReport, min_coverage: float) -> None:
+    need: dict[str, list[str]] = {}  # dataset -> symbols to ingest (required)
+    want: dict[str, list[str]] = {}  # optional
+    for sym in rep.symbols:
+        for ds in REQUIRED_DATASETS:
+            c = rep.get(ds, sym)
+            if c.missing:
+                rep.errors.append(f"{sym}: no {ds} in the window (required)")
+                need.setdefault(ds, []).append(sym)
+            elif c.ratio < min_coverage:
+                rep.errors.append(
+                    f"{sym}: {ds} is badly incomplete: {c.present} of {c.expected} {c.unit} "
+                    f"({100 * c.ratio:.1f}% < {100 * min_coverage:.0f}%), longest gap "
+                    f"{c.gap_text()}")
+                need.setdefault(ds, []).append(sym)
+            elif c.gap_slots:
+                rep.warnings.append(
+                    f"{sym}: {ds} has gaps ({100 * c.ratio:.1f}% of {c.unit}); longest "
+                    f"{c.gap_text()}: gap bars are flagged and their returns are NULL")
+        oi, liq = rep.get("um_open_interest_5m", sym), rep.get("um_liquidations", sym)
+        spot = rep.get("spot_klines_1m", sym)
+        if oi.missing and liq.missing:
+            rep.warnings.append(f"{sym}: no open interest and no liquidations: no "
+                                "LIQUIDATION_CASCADE events")
+        elif oi.missing:
+            rep.warnings.append(f"{sym}: no open interest: oi features NULL; "
+                                "LIQUIDATION_CASCADE uses liquidation evidence only")
+        elif liq.missing:
+            rep.warnings.append(f"{sym}: no liquidations: liq_long_usd/liq_short_usd NULL; "
+                                "LIQUIDATION_CASCADE uses open-interest evidence only")
+        if spot.missing:
+            rep.warnings.append(f"{sym}: no spot klines: basis_bps NULL")
+        for c in (oi, spot):
+            if not c.missing and c.gap_slots and c.ratio < 1:
+                rep.warnings.append(
+                    f"{sym}: {c.dataset} covers {100 * c.ratio:.1f}% of {c.unit}; longest gap "
+                    f"{c.gap_text()}")
+        mark, prem = rep.get("um_mark_klines_1m", sym), rep.get("um_premium_index_klines_1m", sym)
+        if mark.missing or prem.missing:
+            what = " and ".join(n for n, c in (("mark-price", mark), ("premium-index", prem))
+                                if c.missing)
+            rep.warnings.append(f"{sym}: no {what} klines (optional; features v1 do not use them)")
+        for ds, c in (("um_open_interest_5m", oi), ("um_liquidations", liq),
+                      ("spot_klines_1m", spot)):
+            if c.missing:
+                want.setdefault(ds, []).append(sym)
+    rep.ingest_command = _command(rep, need)
+    rep.optional_command = _command(rep, want)
+
+
+def _command(rep: PreflightReport, by_dataset: dict[str, list[str]]) -> str | None:
+    if not by_dataset:
+        return None
+    syms = [s for s in rep.symbols if any(s in v for v in by_dataset.values())]
+    cmd = (f"lifthouse ingest --symbols {','.join(syms)} --start {rep.window_start} "
+           f"--end {rep.end} --datasets {','.join(by_dataset)}")
+    return cmd + f" --data-dir {rep.data_dir}"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--start", required=True, help="first day of the analysis window (UTC)")
+    parser.add_argument("--end", required=True, help="day after the last one (exclusive)")
+    parser.add_argument("--symbols", default=",".join(DEFAULT_SYMBOLS),
+                        help="comma-separated symbols (default BTCUSDT,ETHUSDT,SOLUSDT)")
+    parser.add_argument("--lookback-days", type=int, default=7,
+                        help="warm-up days before --start that must be present too (default 7)")
+    parser.add_argument("--min-coverage", type=float, default=0.95,
+                        help="required datasets below this share of slots fail (default 0.95)")
+    parser.add_argument("--data-dir", help="raw data directory (default $LIFTHOUSE_DATA_DIR or data/raw)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        rep = check_coverage(args.data_dir, args.symbols, args.start, args.end, args.lookback_days,
+                             min_coverage=args.min_coverage)
+    except ValueError as exc:
+        print(f"lifthouse preflight: error: {exc}")
+        return 2
+    print(rep.render())
+    return 0 if rep.ok else 1
