@@ -1,0 +1,43 @@
+"""Phase 2 candidate results (SPEC 6-7): one row per candidate with discovery (disc_) and
+holdout (hold_) statistics, BH/BY q-values, gates, the lift CI of int_candidate_lift and the
+promotion status.
+
+Thin wrapper: status counts and the traded rows are selected in DuckDB; statistics in
+lifthouse.stats, gates and fallback in lifthouse.promotion. Rules in docs/phase2.md.
+"""
+
+import pandas as pd
+
+from lifthouse.backtest import Split
+from lifthouse.promotion import Gates, build_candidate_results
+from lifthouse.stats import candidate_statistics
+
+
+def _frame(relation) -> pd.DataFrame:
+    return relation.to_arrow_table().to_pandas()
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    # dbt passes only the config keys it finds as literal dbt.config.get("...") calls
+
+    plan = _frame(dbt.ref("candidate_plan"))
+    trades = dbt.ref("phase2_trades").project(
+        "candidate_id, event_id, trade_status, block, entry_time, trade_day, net_bps")
+    lift = _frame(dbt.ref("int_candidate_lift").project(
+        "candidate_id, lift_bps, lift_ci_low, lift_ci_high"))
+
+    split = Split(
+        window_start=pd.Timestamp(dbt.config.get("start_date")),
+        window_end=pd.Timestamp(dbt.config.get("end_date")),
+        discovery_fraction=float(dbt.config.get("discovery_fraction")),
+        embargo_minutes=max(int(dbt.config.get("embargo_minutes")),
+                            int(plan["horizon_min"].max())),
+    )
+    gates = Gates(min_trades=int(dbt.config.get("min_trades")),
+                  q_max=float(dbt.config.get("q_max")),
+                  q_column=str(dbt.config.get("q_column")))
+
+    stats = candidate_statistics(plan, _frame(trades), split.block_days())
+    results = build_candidate_results(plan, stats, lift, gates)
+    return results.sort_values("candidate_id").reset_index(drop=True)

@@ -1,0 +1,47 @@
+"""Phase 2 trades (SPEC 6): one row per (candidate_id, event_id) considered by the backtest.
+
+Thin wrapper: select the needed columns in DuckDB, hand Arrow to the pure pandas/numpy kernel
+lifthouse.backtest.run_backtest, return Arrow. Vars arrive through the model config
+(models/marts/phase2/_phase2__models.yml); defaults and rules in docs/phase2.md.
+"""
+
+import pandas as pd
+import pyarrow as pa
+
+from lifthouse.backtest import Costs, Split, run_backtest
+
+
+def _frame(relation) -> pd.DataFrame:
+    return relation.to_arrow_table().to_pandas()
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    # dbt passes only the config keys it finds as literal dbt.config.get("...") calls
+
+    events = dbt.ref("event_registry").filter("in_window").project(
+        "event_id, event_type, symbol, detected_at, direction, vol_regime, carry_state, in_window")
+    bars = dbt.ref("features_v1").filter("in_window").project(
+        "symbol, open_time, open, close, is_gap")
+    funding = dbt.ref("stg_binance__funding_rates").project(
+        "symbol, funding_time, funding_rate")
+    plan = dbt.ref("candidate_plan").project(
+        "candidate_id, event_type, vol_condition, carry_condition, horizon_min, direction_rule, "
+        "symbol_scope, scope_symbols")
+
+    plan_df = _frame(plan)
+    longest = int(plan_df["horizon_min"].max()) if len(plan_df) else 0
+    split = Split(
+        window_start=pd.Timestamp(dbt.config.get("start_date")),
+        window_end=pd.Timestamp(dbt.config.get("end_date")),
+        discovery_fraction=float(dbt.config.get("discovery_fraction")),
+        # the embargo is never shorter than the longest horizon
+        embargo_minutes=max(int(dbt.config.get("embargo_minutes")), longest),
+    )
+    costs = Costs(fee_bps_per_side=float(dbt.config.get("fee_bps_per_side")),
+                  slippage_bps_per_side=float(dbt.config.get("slippage_bps_per_side")))
+
+    trades = run_backtest(_frame(events), _frame(bars), _frame(funding), plan_df, costs, split)
+    table = pa.Table.from_pandas(trades, preserve_index=False)
+    day_idx = table.schema.get_field_index("trade_day")
+    return table.set_column(day_idx, "trade_day", table.column("trade_day").cast(pa.date32()))

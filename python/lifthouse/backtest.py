@@ -1,0 +1,374 @@
+"""Phase 2 backtest kernel (SPEC 6): event-driven trades for every candidate of the plan.
+
+Pure pandas/numpy: ``run_backtest(events, bars, funding, candidates, costs, split)`` returns one
+row per (candidate_id, event_id) that was considered. No dbt, no DuckDB, no I/O, so the same
+function can run under Spark's ``applyInPandas`` later.
+
+Rules (times are naive UTC):
+
+* Only ``in_window`` events are considered (warm-up buffer rows are never traded).
+* A candidate matches an event when ``event_type`` is equal, the event's symbol is in the
+  candidate's scope, and each non-null condition column equals the state at detection
+  (``vol_condition`` vs ``vol_regime``, ``carry_condition`` vs ``carry_state``). The state
+  ``warmup`` never equals a condition, so it never matches a conditioned candidate. The
+  unconditioned candidate (both condition columns null, condition ``all``) takes every in-window
+  event, including those whose state is ``warmup``: the unconditioned rule does not look at
+  state, so twin n(events) = sum of its state partitions + warm-up events (SPEC 9).
+* Entry at the OPEN of the bar after detection: ``entry_time = detected_at + 1 min``. Exit at the
+  CLOSE of the horizon's last bar (``open_time = entry_time + (h-1) min``),
+  ``exit_time = entry_time + h min``.
+* ``side = direction`` (follow) or ``-direction`` (fade); ``gross_bps = side*(exit/entry-1)*1e4``.
+* Costs on both legs: ``fee_bps = 2*fee_bps_per_side``, ``slippage_bps = 2*slippage_bps_per_side``
+  (round-trip totals per trade row).
+* Funding: every settlement with ``entry_time < funding_time <= exit_time`` is paid by a long
+  and received by a short: ``funding_bps = side * sum(funding_rate) * 1e4`` (positive = paid).
+* ``net_bps = gross_bps - fee_bps - slippage_bps - funding_bps``.
+* One position at a time per (candidate, symbol), events in ``detected_at`` order: an event with
+  ``detected_at < exit_time`` of the open trade is ``skipped_overlap``; a trade whose exit_time
+  is after the symbol's data end is ``dropped_past_end``; a missing / gap entry or exit bar is
+  ``dropped_gap``. Dropped trades never open a position, so they do not block later events.
+* Blocks by entry_time: ``discovery`` = [start, start + f*(end-start)), ``embargo`` =
+  [disc_end, disc_end + embargo), ``holdout`` = the rest up to end.
+
+Speed: trade legs (prices, funding, statuses) are computed once per (event, horizon) with
+``numpy.searchsorted``; the overlap walk runs once per (event_type, condition, horizon, symbol)
+on event times only; candidates (direction rules, pooled vs per-symbol scopes) are fanned out
+with array indexing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+MINUTE_US = 60_000_000  # microseconds per minute
+
+TRADE_STATUSES = ("traded", "skipped_overlap", "dropped_past_end", "dropped_gap")
+BLOCKS = ("discovery", "embargo", "holdout")
+
+TRADE_COLUMNS = [
+    "candidate_id", "event_id", "symbol", "detected_at", "vol_regime", "carry_state",
+    "direction", "trade_status", "side", "entry_time", "entry_price", "exit_time", "exit_price",
+    "gross_bps", "fee_bps", "slippage_bps", "funding_bps", "net_bps", "n_settlements", "block",
+    "trade_day",
+]
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Per-side trading costs in bps (charged on entry AND exit)."""
+
+    fee_bps_per_side: float = 4.5
+    slippage_bps_per_side: float = 1.5
+
+
+@dataclass(frozen=True)
+class Split:
+    """Time split of the analysis window [window_start, window_end) by entry_time."""
+
+    window_start: pd.Timestamp
+    window_end: pd.Timestamp
+    discovery_fraction: float = 0.7
+    embargo_minutes: int = 240
+
+    def boundaries_us(self) -> tuple[int, int, int, int]:
+        """(start, discovery_end, holdout_start, end) as int64 microseconds since the epoch."""
+        start = _ts_us(self.window_start)
+        end = _ts_us(self.window_end)
+        if not end > start:
+            raise ValueError("window_end must be after window_start")
+        if not 0.0 < self.discovery_fraction < 1.0:
+            raise ValueError("discovery_fraction must be in (0, 1)")
+        disc_end = start + int(round((end - start) * self.discovery_fraction))
+        hold_start = disc_end + int(self.embargo_minutes) * MINUTE_US
+        return start, disc_end, hold_start, end
+
+    def block_days(self) -> dict[str, float]:
+        """Calendar length of each block in days (used to annualise Sharpe ratios)."""
+        start, disc_end, hold_start, end = self.boundaries_us()
+        day = 86_400_000_000
+        return {
+            "discovery": (disc_end - start) / day,
+            "embargo": (min(hold_start, end) - disc_end) / day,
+            "holdout": max(end - hold_start, 0) / day,
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+
+
+def _ts_us(ts) -> int:
+    ts = pd.Timestamp(ts)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return int(ts.to_datetime64().astype("datetime64[us]").astype(np.int64))
+
+
+def _to_us(values) -> np.ndarray:
+    """Datetime-like array/Series -> int64 microseconds since the epoch (naive UTC)."""
+    s = pd.to_datetime(pd.Series(values).reset_index(drop=True))
+    if s.dt.tz is not None:
+        s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+    return s.to_numpy(dtype="datetime64[us]").astype(np.int64)
+
+
+def _us_to_dt(values: np.ndarray) -> np.ndarray:
+    return values.astype("datetime64[us]")
+
+
+def assign_block(entry_us: np.ndarray, split: Split) -> np.ndarray:
+    """Block label per entry time (int64 us): discovery / embargo / holdout (object array)."""
+    start, disc_end, hold_start, _end = split.boundaries_us()
+    entry_us = np.asarray(entry_us, dtype=np.int64)
+    out = np.full(entry_us.shape, "holdout", dtype=object)
+    out[entry_us < hold_start] = "embargo"
+    out[entry_us < disc_end] = "discovery"
+    return out
+
+
+def _scope_symbols(candidates: pd.DataFrame, all_symbols: list[str]) -> list[list[str]]:
+    """Symbols of each candidate's scope: ``scope_symbols`` (comma list) when present, else the
+    symbol_scope itself, with ``pooled`` = every symbol seen in the events."""
+    has_list = "scope_symbols" in candidates.columns
+    out = []
+    for i, scope in enumerate(candidates["symbol_scope"].to_numpy()):
+        listed = candidates["scope_symbols"].iat[i] if has_list else None
+        if isinstance(listed, str) and listed:
+            out.append([s for s in listed.split(",") if s])
+        elif scope == "pooled":
+            out.append(list(all_symbols))
+        else:
+            out.append([scope])
+    return out
+
+
+def _nullable_str(values) -> np.ndarray:
+    """Object array with None for missing values (NaN / pd.NA / None / '')."""
+    s = pd.Series(values, dtype=object)
+    s = s.where(s.notna() & (s.astype(str) != ""), None)
+    return s.to_numpy(dtype=object)
+
+
+# --------------------------------------------------------------------------------------------
+# stage 1: trade legs per (event, horizon)
+
+
+def compute_legs(events: pd.DataFrame, bars: pd.DataFrame, funding: pd.DataFrame,
+                 horizons) -> dict[str, np.ndarray]:
+    """Entry/exit prices, long-side gross return, funding and leg status for every
+    (event, horizon). ``events`` are the in-window events (any order). Returns arrays of
+    shape (n_events, n_horizons) keyed by name, in the row order of ``events``."""
+    horizons = np.asarray(sorted(set(int(h) for h in horizons)), dtype=np.int64)
+    n_ev, n_h = len(events), len(horizons)
+    sym = events["symbol"].to_numpy(dtype=object)
+    det = _to_us(events["detected_at"])
+    entry = det + MINUTE_US
+    entry2 = np.repeat(entry[:, None], n_h, axis=1)
+    exit_ = entry2 + horizons[None, :] * MINUTE_US
+    exit_bar = exit_ - MINUTE_US
+
+    entry_px = np.full((n_ev, n_h), np.nan)
+    exit_px = np.full((n_ev, n_h), np.nan)
+    fund = np.zeros((n_ev, n_h))
+    n_set = np.zeros((n_ev, n_h), dtype=np.int64)
+    past_end = np.ones((n_ev, n_h), dtype=bool)
+
+    bar_sym = bars["symbol"].to_numpy(dtype=object)
+    bar_t = _to_us(bars["open_time"])
+    bar_o = pd.to_numeric(bars["open"], errors="coerce").to_numpy(dtype=float)
+    bar_c = pd.to_numeric(bars["close"], errors="coerce").to_numpy(dtype=float)
+    if "is_gap" in bars.columns:
+        gap = bars["is_gap"].fillna(False).to_numpy(dtype=bool)
+        bar_o = np.where(gap, np.nan, bar_o)
+        bar_c = np.where(gap, np.nan, bar_c)
+    f_sym = funding["symbol"].to_numpy(dtype=object)
+    f_t = _to_us(funding["funding_time"]) if len(funding) else np.zeros(0, dtype=np.int64)
+    f_r = pd.to_numeric(funding["funding_rate"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+
+    for s in pd.unique(sym):
+        ev = np.flatnonzero(sym == s)
+        bm = bar_sym == s
+        t, o, c = bar_t[bm], bar_o[bm], bar_c[bm]
+        order = np.argsort(t, kind="stable")
+        t, o, c = t[order], o[order], c[order]
+        if len(t):
+            data_end = t[-1] + MINUTE_US  # close of the last bar
+            past_end[ev] = exit_[ev] > data_end
+
+            def lookup(times: np.ndarray, px: np.ndarray) -> np.ndarray:
+                idx = np.clip(np.searchsorted(t, times), 0, len(t) - 1)
+                return np.where(t[idx] == times, px[idx], np.nan)
+
+            entry_px[ev] = lookup(entry2[ev], o)
+            exit_px[ev] = lookup(exit_bar[ev], c)
+        fm = f_sym == s
+        ft, fr = f_t[fm], f_r[fm]
+        order = np.argsort(ft, kind="stable")
+        ft, fr = ft[order], fr[order]
+        cum = np.concatenate([[0.0], np.cumsum(fr)])
+        lo = np.searchsorted(ft, entry2[ev], side="right")  # first settlement > entry
+        hi = np.searchsorted(ft, exit_[ev], side="right")   # settlements <= exit
+        fund[ev] = (cum[hi] - cum[lo]) * 1e4
+        n_set[ev] = hi - lo
+
+    status = np.full((n_ev, n_h), 0, dtype=np.int8)  # index into TRADE_STATUSES
+    bad_px = ~(np.isfinite(entry_px) & np.isfinite(exit_px) & (entry_px > 0))
+    status[bad_px] = 3
+    status[past_end] = 2  # past the data end wins over a missing bar there
+    with np.errstate(invalid="ignore", divide="ignore"):
+        long_gross = (exit_px / entry_px - 1.0) * 1e4
+    return {
+        "horizons": horizons, "entry_us": entry2, "exit_us": exit_, "entry_px": entry_px,
+        "exit_px": exit_px, "long_gross_bps": long_gross, "long_funding_bps": fund,
+        "n_settlements": n_set, "leg_status": status,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# stage 2: one-position-at-a-time walk
+
+
+def walk_positions(det_us: np.ndarray, exit_us: np.ndarray, leg_status: np.ndarray) -> np.ndarray:
+    """Trade status codes for one (candidate, symbol) event sequence sorted by detection time.
+    An event detected before the open trade's exit is skipped (1); a dropped leg (2, 3) keeps
+    its status and opens no position; otherwise it trades (0) and blocks until its exit."""
+    out = np.empty(len(det_us), dtype=np.int8)
+    open_until = np.iinfo(np.int64).min
+    for i, (d, x, st) in enumerate(zip(det_us.tolist(), exit_us.tolist(), leg_status.tolist())):
+        if d < open_until:
+            out[i] = 1
+        elif st != 0:
+            out[i] = st
+        else:
+            out[i] = 0
+            open_until = x
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the backtest
+
+
+def run_backtest(events: pd.DataFrame, bars: pd.DataFrame, funding: pd.DataFrame,
+                 candidates: pd.DataFrame, costs: Costs, split: Split) -> pd.DataFrame:
+    """All considered (candidate, event) rows with their trade status and PnL (TRADE_COLUMNS).
+
+    events: event_id, event_type, symbol, detected_at, direction (+1/-1), vol_regime,
+        carry_state, in_window.
+    bars: symbol, open_time, open, close (optional is_gap); every bar that may be an entry or
+        exit bar. A symbol's data end is the close of its last bar.
+    funding: symbol, funding_time, funding_rate (decimal).
+    candidates: candidate_id, event_type, vol_condition, carry_condition (null = any),
+        horizon_min, direction_rule (follow|fade), symbol_scope (+ optional scope_symbols).
+    """
+    ev = events.loc[events["in_window"].fillna(False).astype(bool)].copy()
+    ev = ev.sort_values(["symbol", "detected_at", "event_id"], kind="stable").reset_index(drop=True)
+    cands = candidates.reset_index(drop=True)
+    if len(ev) == 0 or len(cands) == 0:
+        return _empty_trades()
+
+    legs = compute_legs(ev, bars, funding, cands["horizon_min"].unique())
+    h_index = {int(h): j for j, h in enumerate(legs["horizons"])}
+
+    ev_type = ev["event_type"].to_numpy(dtype=object)
+    ev_sym = ev["symbol"].to_numpy(dtype=object)
+    ev_vol = _nullable_str(ev["vol_regime"])
+    ev_carry = _nullable_str(ev["carry_state"])
+    ev_det = _to_us(ev["detected_at"])
+    ev_dir = ev["direction"].to_numpy(dtype=np.int64)
+    all_symbols = sorted(pd.unique(ev_sym).tolist())
+
+    c_vol = _nullable_str(cands["vol_condition"])
+    c_carry = _nullable_str(cands["carry_condition"])
+    c_type = cands["event_type"].to_numpy(dtype=object)
+    c_h = cands["horizon_min"].to_numpy(dtype=np.int64)
+    rule = cands["direction_rule"].to_numpy(dtype=object)
+    if not set(rule.tolist()) <= {"follow", "fade"}:
+        raise ValueError(f"unknown direction_rule in {sorted(set(rule.tolist()))}")
+    c_mult = np.where(rule == "fade", -1, 1)
+    scopes = _scope_symbols(cands, all_symbols)
+
+    # walk once per (event_type, vol_condition, carry_condition, horizon, symbol)
+    walked: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+    def selection(etype, vc, cc, h, s) -> tuple[np.ndarray, np.ndarray]:
+        key = (etype, vc, cc, h, s)
+        if key not in walked:
+            m = (ev_type == etype) & (ev_sym == s)
+            if vc is not None:
+                m &= ev_vol == vc
+            if cc is not None:
+                m &= ev_carry == cc
+            idx = np.flatnonzero(m)  # already sorted by detected_at within the symbol
+            j = h_index[h]
+            st = walk_positions(ev_det[idx], legs["exit_us"][idx, j], legs["leg_status"][idx, j])
+            walked[key] = (idx, st)
+        return walked[key]
+
+    row_ev, row_st, row_cand, row_h = [], [], [], []
+    for ci in range(len(cands)):
+        for s in scopes[ci]:
+            idx, st = selection(c_type[ci], c_vol[ci], c_carry[ci], int(c_h[ci]), s)
+            if len(idx) == 0:
+                continue
+            row_ev.append(idx)
+            row_st.append(st)
+            row_cand.append(np.full(len(idx), ci, dtype=np.int64))
+    if not row_ev:
+        return _empty_trades()
+    e = np.concatenate(row_ev)
+    st = np.concatenate(row_st)
+    c = np.concatenate(row_cand)
+    j = np.array([h_index[int(h)] for h in c_h], dtype=np.int64)[c]
+
+    side = ev_dir[e] * c_mult[c]
+    traded = st == 0
+    entry_us = legs["entry_us"][e, j]
+    exit_us = legs["exit_us"][e, j]
+    gross = np.where(traded, side * legs["long_gross_bps"][e, j], np.nan)
+    fee = np.where(traded, 2.0 * costs.fee_bps_per_side, np.nan)
+    slip = np.where(traded, 2.0 * costs.slippage_bps_per_side, np.nan)
+    fund = np.where(traded, side * legs["long_funding_bps"][e, j], np.nan)
+    net = gross - fee - slip - fund
+
+    out = pd.DataFrame({
+        "candidate_id": cands["candidate_id"].to_numpy(dtype=object)[c],
+        "event_id": ev["event_id"].to_numpy(dtype=object)[e],
+        "symbol": ev_sym[e],
+        "detected_at": _us_to_dt(ev_det[e]),
+        "vol_regime": ev["vol_regime"].to_numpy(dtype=object)[e],
+        "carry_state": ev["carry_state"].to_numpy(dtype=object)[e],
+        "direction": ev_dir[e],
+        "trade_status": np.asarray(TRADE_STATUSES, dtype=object)[st],
+        "side": side.astype(np.int64),
+        "entry_time": _us_to_dt(entry_us),
+        "entry_price": np.where(st == 0, legs["entry_px"][e, j], np.nan),
+        "exit_time": _us_to_dt(exit_us),
+        "exit_price": np.where(st == 0, legs["exit_px"][e, j], np.nan),
+        "gross_bps": gross,
+        "fee_bps": fee,
+        "slippage_bps": slip,
+        "funding_bps": fund,
+        "net_bps": net,
+        "n_settlements": np.where(traded, legs["n_settlements"][e, j], 0).astype(np.int64),
+        "block": assign_block(entry_us, split),
+        "trade_day": _us_to_dt(entry_us).astype("datetime64[D]").astype("datetime64[us]"),
+    })
+    out = out.sort_values(["candidate_id", "entry_time", "symbol", "event_id"], kind="stable")
+    return out.reset_index(drop=True)[TRADE_COLUMNS]
+
+
+def _empty_trades() -> pd.DataFrame:
+    dt = "datetime64[us]"
+    dtypes = {
+        "candidate_id": object, "event_id": object, "symbol": object, "detected_at": dt,
+        "vol_regime": object, "carry_state": object, "direction": np.int64,
+        "trade_status": object, "side": np.int64, "entry_time": dt, "entry_price": float,
+        "exit_time": dt, "exit_price": float, "gross_bps": float, "fee_bps": float,
+        "slippage_bps": float, "funding_bps": float, "net_bps": float,
+        "n_settlements": np.int64, "block": object, "trade_day": dt,
+    }
+    return pd.DataFrame({k: pd.Series(dtype=v) for k, v in dtypes.items()})[TRADE_COLUMNS]

@@ -1,0 +1,138 @@
+"""Promotion gates and the fallback rule (SPEC 7). Pure pandas.
+
+Gates, evaluated in this order (the first failing one is the ``status_reason``):
+
+1. ``gate_min_n``     discovery n >= min_trades          else ``insufficient_data`` / ``min_n``
+2. ``gate_mean_pos``  discovery mean net bps > 0         else ``rejected`` / ``mean<=0``
+3. ``gate_q``         q (BH by default) <= q_max         else ``rejected`` / ``q>{q_max}``
+4. ``gate_holdout``   holdout mean net bps > 0           else ``rejected`` / ``holdout<=0``
+   (no holdout trades -> fails with ``holdout n=0``)
+
+``passes_gates`` = all four. Then per candidate:
+
+* conditioned, passes gates, ``lift_ci_low > 0``  -> ``promoted`` (``passes gates; lift CI > 0``)
+* conditioned, passes gates, lift CI not above 0 or missing -> ``rejected`` / ``lift_ci``
+* unconditioned, passes gates, no conditioned variant of its family promoted -> ``fallback``
+* unconditioned, passes gates, a conditioned variant promoted -> ``rejected`` /
+  ``superseded by conditioned variant``: the family is already promoted through its conditioned
+  rule, so the twin is not counted as a second promotion. Hence
+  fallback rate = fallback / (promoted + fallback) counts each family at most once on the
+  fallback side, and a family with a promoted conditioned rule never counts as a fallback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+STATUSES = ("promoted", "fallback", "rejected", "insufficient_data")
+
+
+@dataclass(frozen=True)
+class Gates:
+    min_trades: int = 30
+    q_max: float = 0.10
+    q_column: str = "q_bh"  # or "q_by" for the conservative view
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def apply_gates(results: pd.DataFrame, gates: Gates) -> pd.DataFrame:
+    """Add gate_min_n, gate_mean_pos, gate_q, gate_holdout, passes_gates, status, status_reason.
+
+    results needs: candidate_id, family_id, is_conditioned, disc_n, disc_mean_bps, hold_n,
+    hold_mean_bps, the q column (gates.q_column) and lift_ci_low (NaN when unknown)."""
+    r = results.copy()
+    disc_n = r["disc_n"].fillna(0).to_numpy(dtype=float)
+    disc_mean = r["disc_mean_bps"].to_numpy(dtype=float)
+    q = r[gates.q_column].to_numpy(dtype=float)
+    hold_n = r["hold_n"].fillna(0).to_numpy(dtype=float)
+    hold_mean = r["hold_mean_bps"].to_numpy(dtype=float)
+    lift_lo = r["lift_ci_low"].to_numpy(dtype=float)
+    cond = r["is_conditioned"].fillna(False).to_numpy(dtype=bool)
+
+    g_n = disc_n >= gates.min_trades
+    with np.errstate(invalid="ignore"):
+        g_mean = np.nan_to_num(disc_mean, nan=-np.inf) > 0
+        g_q = np.nan_to_num(q, nan=np.inf) <= gates.q_max
+        g_hold = (hold_n > 0) & (np.nan_to_num(hold_mean, nan=-np.inf) > 0)
+        g_lift = np.nan_to_num(lift_lo, nan=-np.inf) > 0
+    passes = g_n & g_mean & g_q & g_hold
+
+    status = np.full(len(r), "rejected", dtype=object)
+    reason = np.full(len(r), "", dtype=object)
+    reason[~g_hold] = np.where(hold_n[~g_hold] > 0, "holdout<=0", "holdout n=0")
+    reason[~g_q] = f"q>{_fmt(gates.q_max)}"
+    reason[~g_mean] = "mean<=0"
+    reason[~g_n] = "min_n"
+    status[~g_n] = "insufficient_data"
+
+    promoted = passes & cond & g_lift
+    status[promoted] = "promoted"
+    reason[promoted] = "passes gates; lift CI > 0"
+    lift_fail = passes & cond & ~g_lift
+    reason[lift_fail] = np.where(np.isnan(lift_lo[lift_fail]), "lift_ci (no lift row)",
+                                 "lift_ci")
+
+    fam = r["family_id"].to_numpy(dtype=object)
+    fam_with_promotion = set(fam[promoted].tolist())
+    twin_pass = passes & ~cond
+    superseded = twin_pass & np.isin(fam, list(fam_with_promotion))
+    fallback = twin_pass & ~superseded
+    status[fallback] = "fallback"
+    reason[fallback] = "passes gates; no conditioned variant promoted"
+    reason[superseded] = "superseded by conditioned variant"
+
+    r["gate_min_n"] = g_n
+    r["gate_mean_pos"] = g_mean
+    r["gate_q"] = g_q
+    r["gate_holdout"] = g_hold
+    r["passes_gates"] = passes
+    r["status"] = status
+    r["status_reason"] = reason
+    return r
+
+
+def fallback_rate(results: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
+    """Fallback promotion rate = fallback / (promoted + fallback), overall or per ``by`` column.
+    Also reports families with any promotion and the family-level rate."""
+    keys = [by] if by else []
+    r = results.assign(_all="all")
+    grp = keys or ["_all"]
+    rows = []
+    for key, g in r.groupby(grp, sort=True):
+        n_prom = int((g["status"] == "promoted").sum())
+        n_fb = int((g["status"] == "fallback").sum())
+        fam_prom = set(g.loc[g["status"] == "promoted", "family_id"])
+        fam_fb = set(g.loc[g["status"] == "fallback", "family_id"])
+        n_fam = len(fam_prom | fam_fb)
+        rows.append({
+            (by or "scope"): key[0] if isinstance(key, tuple) else key,
+            "n_promoted": n_prom, "n_fallback": n_fb,
+            "fallback_rate": n_fb / (n_prom + n_fb) if n_prom + n_fb else np.nan,
+            "n_families_promoted": n_fam,
+            "family_fallback_rate": len(fam_fb) / n_fam if n_fam else np.nan,
+        })
+    return pd.DataFrame(rows)
+
+
+LIFT_COLUMNS = ("lift_bps", "lift_ci_low", "lift_ci_high")
+
+
+def build_candidate_results(plan: pd.DataFrame, stats: pd.DataFrame, lift: pd.DataFrame | None,
+                            gates: Gates) -> pd.DataFrame:
+    """Plan columns + statistics (``stats.candidate_statistics``) + lift columns (from
+    int_candidate_lift; NaN for unconditioned candidates and missing rows) + gates and status."""
+    r = plan.merge(stats, on="candidate_id", how="left", validate="one_to_one")
+    if lift is not None and len(lift):
+        lift_cols = ["candidate_id", *[c for c in LIFT_COLUMNS if c in lift.columns]]
+        r = r.merge(lift[lift_cols], on="candidate_id", how="left", validate="one_to_one")
+    for c in LIFT_COLUMNS:
+        if c not in r.columns:
+            r[c] = np.nan
+        r[c] = r[c].astype(float)
+    return apply_gates(r, gates)
