@@ -1,0 +1,457 @@
+"""The sample market generator: streams month by month, symbol by symbol, into the raw layer.
+
+``generate(data_dir, seed=7, null=False, symbols=..., start=..., end=..., lookback_days=7)``
+writes um_klines_1m, spot_klines_1m, um_funding_rate, um_open_interest_5m and um_liquidations
+through :func:`lifthouse.raw.write_dataset`, plus ``<data_dir>/_sample/ground_truth.json`` (the
+planted episodes and hypotheses). Memory is bounded by one month of one symbol plus a 7-day
+history buffer per symbol.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from lifthouse import raw
+from lifthouse.sample import episodes as ep
+from lifthouse.sample import market as mk
+from lifthouse.sample.params import (DEFAULT_SYMBOLS, MINUTES_PER_DAY, MODEL, SymbolParams,
+                                     symbol_key, symbol_params)
+
+GENERATOR_VERSION = "1"
+SAMPLE_DATASETS = ("um_klines_1m", "spot_klines_1m", "um_funding_rate", "um_open_interest_5m",
+                   "um_liquidations")
+TRUTH_DIR = "_sample"
+TRUTH_FILE = "ground_truth.json"
+FUNDING_LEAD_DAYS = 3           # funding starts this many days before the first bar
+HIST = 7 * MINUTES_PER_DAY + 120  # trailing history kept per symbol (vol tertiles need 7 days)
+TAIL_FREE_MIN = 6 * 60          # no episode in the last 6 hours of the window
+LIQ_RATE = 1.0                  # base forced orders per minute (before the |move| boost)
+LIQ_SHARE = 0.002               # base liquidation notional / volume
+OI_MINUTES_OF_VOLUME = 1200.0   # open interest ~ this many minutes of average volume
+OI_JITTER_SHARE = 0.08          # share of OI stamps that arrive 1 s late (Binance quirk)
+SPOT_VOLUME_SHARE = 0.1
+TRADE_COUNT_MEAN = 2500.0
+OCCUPANCY_BOX = {0: (0.40, 0.60), 1: (0.25, 0.40), 2: (0.10, 0.25)}
+
+# streams of the per-(symbol, month) generators
+S_VOL, S_RET, S_BAR, S_PLANT, S_LIQ, S_OI, S_SPOT = range(7)
+
+
+@dataclass
+class GroundTruth:
+    seed: int
+    null: bool
+    symbols: list[str]
+    start: str
+    end: str
+    lookback_days: int
+    bars_start: str
+    funding_start: str
+    episodes: list[dict]
+    hypotheses: list[dict]
+    funding_occupancy: dict[str, dict[str, float]]
+    rows_written: dict[str, int] = field(default_factory=dict)
+    generator_version: str = GENERATOR_VERSION
+
+    def params(self) -> dict:
+        return {"seed": self.seed, "null": self.null, "symbols": self.symbols, "start": self.start,
+                "end": self.end, "lookback_days": self.lookback_days,
+                "generator_version": self.generator_version}
+
+    def to_dict(self) -> dict:
+        return {
+            "generator": "lifthouse.sample", "generator_version": self.generator_version,
+            "params": self.params(), "seed": self.seed, "null": self.null,
+            "symbols": self.symbols, "window": {"start": self.start, "end": self.end,
+                                                 "lookback_days": self.lookback_days,
+                                                 "bars_start": self.bars_start,
+                                                 "funding_start": self.funding_start},
+            "hypotheses": self.hypotheses, "funding_occupancy": self.funding_occupancy,
+            "rows_written": self.rows_written, "n_episodes": len(self.episodes),
+            "episodes": self.episodes,
+        }
+
+    def write(self, data_dir: Path) -> Path:
+        path = Path(data_dir) / TRUTH_DIR / TRUTH_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n")
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def read(cls, data_dir: str | Path) -> "GroundTruth":
+        d = json.loads((Path(data_dir) / TRUTH_DIR / TRUTH_FILE).read_text())
+        w = d["window"]
+        return cls(d["seed"], d["null"], d["symbols"], w["start"], w["end"], w["lookback_days"],
+                   w["bars_start"], w["funding_start"], d["episodes"], d["hypotheses"],
+                   d["funding_occupancy"], d.get("rows_written", {}), d["generator_version"])
+
+
+def hypotheses(null: bool) -> list[dict]:
+    lo, hi = ep.EFFECT_BPS
+    olo, ohi = ep.OFF_EFFECT_BPS
+    z = 0.0 if null else None
+    return [
+        {"event_type": "LIQUIDATION_CASCADE", "condition": "carry_pos", "direction_rule": "fade",
+         "horizons_min": [15, 60, 240],
+         "drift_bps_in_state": [z, z] if null else [lo, hi],
+         "drift_bps_otherwise": [z, z] if null else [olo, ohi],
+         "expected": "no edge (null market)" if null else "carry_pos improves the fade",
+         "state_rule": "last settled funding_rate >= 0.00005 (0.5 bp)"},
+        {"event_type": "liquidity_vacuum", "condition": "vol_high", "direction_rule": "follow",
+         "horizons_min": [15, 60, 240],
+         "drift_bps_in_state": [z, z] if null else [lo, hi],
+         "drift_bps_otherwise": [z, z] if null else [olo, ohi],
+         "expected": "no edge (null market)" if null else "vol_high improves the follow",
+         "state_rule": "rv_60m >= 2/3 quantile of its trailing 7-day 5-minute samples"},
+    ]
+
+
+def _minute(ts: str) -> np.datetime64:
+    return np.datetime64(ts, "m")
+
+
+def _month_chunks(first: np.datetime64, end: np.datetime64) -> list[tuple[np.datetime64, np.datetime64]]:
+    chunks = []
+    a = first
+    while a < end:
+        b = min((a.astype("datetime64[M]") + 1).astype("datetime64[m]"), end)
+        chunks.append((a, b))
+        a = b
+    return chunks
+
+
+@dataclass
+class _SymbolState:
+    sp: SymbolParams
+    key: int
+    idio: np.ndarray
+    vol_noise: float
+    logc: float
+    spot_logc: float
+    basis_slow: float
+    oi_x: float
+    oi_ema: float
+    hist_r: np.ndarray
+    hist_range: np.ndarray
+    hist_vol: np.ndarray
+    pending: np.ndarray
+    blocked_until: int
+    f_times: np.ndarray
+    f_rates: np.ndarray
+
+
+def _funding(seed: int, key: int, f_start: np.datetime64, end: np.datetime64, start: np.datetime64
+             ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    times = np.arange(f_start, end, np.timedelta64(8 * 60, "m"))
+    in_win = times >= start
+    for attempt in range(200):
+        states, rates = mk.funding_path(mk.rng_for(seed, key, 0, 100 + attempt), times.size)
+        occ = {s: float(np.mean(states[in_win] == s)) if in_win.any() else 0.0 for s in range(3)}
+        if all(lo <= occ[s] <= hi for s, (lo, hi) in OCCUPANCY_BOX.items()):
+            break
+    occ_named = {mk.CARRY_NAMES[s]: round(v, 4) for s, v in occ.items()}
+    return times, rates, occ_named
+
+
+def _init_state(seed: int, symbol: str, f_start, end, start) -> tuple[_SymbolState, dict]:
+    sp = symbol_params(symbol, seed)
+    key = symbol_key(symbol)
+    f_times, f_rates, occ = _funding(seed, key, f_start, end, start)
+    logc = float(np.log(sp.price0))
+    st = _SymbolState(sp, key, np.zeros(len(MODEL.idio_vol_components)), 0.0, logc,
+                      logc + 3e-4, 0.0, 0.0, 0.0, np.empty(0), np.empty(0), np.empty(0),
+                      np.empty(0), 0, f_times, f_rates)
+    return st, occ
+
+
+def existing_sample_files(data_dir: Path, symbols: list[str]) -> list[Path]:
+    return [f for ds in SAMPLE_DATASETS for s in symbols for f in raw.list_files(data_dir, ds, s)]
+
+
+def _check_target(data_dir: Path, symbols: list[str], params: dict, force: bool) -> None:
+    found = existing_sample_files(data_dir, symbols)
+    truth = data_dir / TRUTH_DIR / TRUTH_FILE
+    if not found:
+        return
+    same = False
+    if truth.exists():
+        try:
+            same = json.loads(truth.read_text()).get("params") == params
+        except (OSError, json.JSONDecodeError):
+            same = False
+    # the same generation run again (its ground truth says so): the folders are the sample's
+    # own, so they are rebuilt from scratch (also picks up a changed generator)
+    if not (same or force):
+        raise raw.RawDataError(
+            f"{data_dir} already holds data for {sorted({p.parent.name[7:] for p in found})} "
+            f"({len(found)} file(s)) that this sample generation did not write",
+            hint="use a fresh --data-dir, or --force to delete the sample datasets "
+                 f"({', '.join(SAMPLE_DATASETS)}) of these symbols first")
+    for ds in SAMPLE_DATASETS:
+        for s in symbols:
+            folder = raw.partition_dir(data_dir, ds, s)
+            if folder.exists():
+                shutil.rmtree(folder)
+    if truth.parent.exists():
+        shutil.rmtree(truth.parent)
+
+
+def generate(data_dir: str | Path | None = None, *, seed: int = 7, null: bool = False,
+             symbols: tuple[str, ...] | list[str] = DEFAULT_SYMBOLS, start: str = "2025-01-01",
+             end: str = "2025-03-01", lookback_days: int = 7, force: bool = False,
+             progress=None) -> GroundTruth:
+    """Generate the sample market into ``data_dir`` (default: the raw data dir) and return the
+    ground truth (also written to ``<data_dir>/_sample/ground_truth.json``)."""
+    data_dir = raw.resolve_data_dir(data_dir)
+    symbols = [raw.normalize_symbol(s) for s in symbols]
+    if len(set(symbols)) != len(symbols) or not symbols:
+        raise raw.RawDataError(f"symbols must be distinct and non-empty, got {symbols}")
+    t_start, t_end = _minute(start), _minute(end)
+    if t_end <= t_start:
+        raise raw.RawDataError(f"end {end} must be after start {start}")
+    bars_start = t_start - np.timedelta64(lookback_days * MINUTES_PER_DAY, "m")
+    f_start = (bars_start - np.timedelta64(FUNDING_LEAD_DAYS * MINUTES_PER_DAY, "m"))
+    f_start = f_start.astype("datetime64[D]").astype("datetime64[m]")
+    truth = GroundTruth(seed, null, symbols, str(t_start), str(t_end), lookback_days,
+                        str(bars_start), str(f_start), [], hypotheses(null), {})
+    _check_target(data_dir, symbols, truth.params(), force)
+
+    rows = dict.fromkeys(SAMPLE_DATASETS, 0)
+    states: dict[str, _SymbolState] = {}
+    for s in symbols:
+        st, occ = _init_state(seed, s, f_start, t_end, t_start)
+        states[s] = st
+        truth.funding_occupancy[s] = occ
+        table = pa.table({"funding_time": pa.array(st.f_times.astype("datetime64[us]")),
+                          "funding_rate": pa.array(st.f_rates)})
+        raw.write_dataset(data_dir, "um_funding_rate", s, table, source="lifthouse sample")
+        rows["um_funding_rate"] += table.num_rows
+    market_vol = np.zeros(len(MODEL.market_vol_components))
+    g_start = int((t_start - bars_start) // np.timedelta64(1, "m"))
+    g_last_ok = int((t_end - bars_start) // np.timedelta64(1, "m")) - TAIL_FREE_MIN
+    for c0, c1 in _month_chunks(bars_start, t_end):
+        n = int((c1 - c0) // np.timedelta64(1, "m"))
+        g0 = int((c0 - bars_start) // np.timedelta64(1, "m"))
+        mkey = int(c0.astype("datetime64[M]").astype(np.int64))
+        times = c0 + np.arange(n).astype("timedelta64[m]")
+        mod = (times.astype(np.int64) % MINUTES_PER_DAY)
+        rm_vol = mk.rng_for(seed, 0, mkey, S_VOL)
+        h_m, market_vol = mk.log_vol(rm_vol, n, MODEL.market_vol_components, market_vol)
+        z_m = mk.t_innovations(mk.rng_for(seed, 0, mkey, S_RET), n, MODEL.t_df)
+        g = g0 + np.arange(n)
+        eligible = (g >= g_start) & (g < g_last_ok)
+        for s in symbols:
+            counts = _symbol_month(data_dir, states[s], seed, null, mkey, times, mod, g0,
+                                   h_m, z_m, eligible, truth)
+            for k, v in counts.items():
+                rows[k] += v
+        if progress is not None:
+            progress(str(c0.astype("datetime64[M]")), sum(rows.values()))
+    truth.rows_written = rows
+    truth.episodes.sort(key=lambda e: (e["detected_at"], e["symbol"], e["event_type"]))
+    truth.write(data_dir)
+    return truth
+
+
+def _symbol_month(data_dir: Path, st: _SymbolState, seed: int, null: bool, mkey: int,
+                  times: np.ndarray, mod: np.ndarray, g0: int, h_m: np.ndarray, z_m: np.ndarray,
+                  eligible: np.ndarray, truth: GroundTruth) -> dict[str, int]:
+    sp, n = st.sp, times.size
+    rng = {k: mk.rng_for(seed, st.key, mkey, k) for k in (S_VOL, S_RET, S_BAR, S_PLANT, S_LIQ,
+                                                            S_OI, S_SPOT)}
+    h_s, st.idio = mk.log_vol(rng[S_VOL], n, MODEL.idio_vol_components, st.idio)
+    sig = mk.bar_sigma(sp.sigma, h_m + h_s, mod)
+    b = MODEL.beta
+    r0 = sig * (b * z_m + np.sqrt(1 - b * b) * mk.t_innovations(rng[S_RET], n, MODEL.t_df))
+    rb = rng[S_BAR]
+    wick_u = rb.standard_exponential((2, n))
+    phi = mk.phi_of(MODEL.volume_noise_halflife)
+    eta, st.vol_noise = mk.ar1(rb.standard_normal(n) * MODEL.volume_noise_sd * np.sqrt(1 - phi * phi),
+                               phi, st.vol_noise)
+    taker_noise = rb.standard_normal(n)
+    count_noise = rb.standard_normal(n)
+    up, down = mk.log_ranges(r0, sig, wick_u)
+
+    # carry state per bar: the last settled funding rate (settlement at or before the bar)
+    fi = np.searchsorted(st.f_times, times, side="right") - 1
+    f_rate = np.where(fi >= 0, st.f_rates[np.maximum(fi, 0)], 0.0)
+    carry = mk.carry_state_of(f_rate)
+    near = np.zeros(n, dtype=bool)
+    sett = (st.f_times - times[0]).astype(np.int64)
+    for k in sett[(sett > -60) & (sett < n + 60)]:
+        near[max(0, k - ep.SETTLEMENT_GUARD_MIN - 10):max(0, k + ep.SETTLEMENT_GUARD_MIN + 1)] = True
+
+    # planting on the drift-free path, with the trailing history in front
+    nominal_range = np.abs(r0) + up + down
+    nominal_vol = mk.nominal_volume_usd(nominal_range, sp.sigma, mod, eta, sp.volume_usd)
+    R = np.concatenate([st.hist_r, r0])
+    RNGL = np.concatenate([st.hist_range, nominal_range])
+    VOL = np.concatenate([st.hist_vol, nominal_vol])
+    off = st.hist_r.size
+    liq_min_usd = LIQ_SHARE * sp.volume_usd
+    planted = ep.plant_chunk(R, RNGL, VOL, off, g0, times, eligible & ~near, carry, f_rate,
+                             rng[S_PLANT], 5 * liq_min_usd, st.blocked_until, sp.symbol)
+    r_nd = R[off:]
+    if null:
+        for e in planted.episodes:
+            e["planted_drift_bps"] = 0.0
+    truth.episodes.extend(planted.episodes)
+    if planted.episodes:
+        last = max(int((np.datetime64(e["detected_at"]) - times[0]) // np.timedelta64(1, "m"))
+                   for e in planted.episodes)
+        st.blocked_until = g0 + last + ep.SPACING_MIN
+
+    # drift (zero in the null market), carried across month ends
+    drift = np.zeros(n + ep.DRIFT_LEN_MIN + 1)
+    drift[:st.pending.size] += st.pending
+    w = ep.drift_weights()
+    if not null:
+        for conf, amount in planted.drifts:
+            drift[conf + 1:conf + 1 + w.size] += amount * w
+    st.pending = drift[n:].copy() if drift[n:].any() else np.empty(0)
+    r = r_nd + drift[:n]
+
+    # vacuum bars: wide range, thin volume
+    for i, target in planted.range_override.items():
+        extra = max(target - abs(r[i]), 0.0) / 2.0
+        up[i] = down[i] = extra
+    o, h, l, c, logc = mk.build_ohlc(st.logc, r, up, down, sp.tick)
+    st.logc = float(logc[-1])
+    log_range = np.abs(r) + up + down
+    vol_usd = mk.nominal_volume_usd(log_range, sp.sigma, mod, eta, sp.volume_usd)
+    for i, v in planted.volume_override.items():
+        vol_usd[i] = v
+
+    # history (drift-free) for the next month's planting
+    nd_range = np.abs(r_nd) + up + down
+    nd_vol = mk.nominal_volume_usd(nd_range, sp.sigma, mod, eta, sp.volume_usd)
+    for i, v in planted.volume_override.items():
+        nd_vol[i] = v
+    st.hist_r = R[-HIST:].copy()
+    st.hist_range = np.concatenate([st.hist_range, nd_range])[-HIST:]
+    st.hist_vol = np.concatenate([st.hist_vol, nd_vol])[-HIST:]
+
+    t_us = times.astype("datetime64[us]")
+    counts = {}
+    klines = _kline_table(t_us, o, h, l, c, vol_usd, r, sig, taker_noise, count_noise, sp)
+    counts["um_klines_1m"] = _write(data_dir, "um_klines_1m", sp.symbol, klines)
+    liq_rngs = [mk.rng_for(seed, st.key, mkey, S_LIQ, i) for i in range(6)]
+    liq = _liquidations(liq_rngs, t_us, r, sig, h, l, mod, planted, liq_min_usd, sp)
+    counts["um_liquidations"] = _write(data_dir, "um_liquidations", sp.symbol, liq)
+    oi = _open_interest(rng[S_OI], st, t_us, g0, r, sig, c, planted, sp)
+    counts["um_open_interest_5m"] = _write(data_dir, "um_open_interest_5m", sp.symbol, oi)
+    spot = _spot(rng[S_SPOT], st, t_us, logc, up, down, vol_usd, r, sig, carry, taker_noise,
+                 count_noise, sp)
+    counts["spot_klines_1m"] = _write(data_dir, "spot_klines_1m", sp.symbol, spot)
+    return counts
+
+
+def _write(data_dir: Path, dataset: str, symbol: str, table: pa.Table) -> int:
+    raw.write_dataset(data_dir, dataset, symbol, table, source="lifthouse sample")
+    return table.num_rows
+
+
+def _kline_table(t_us, o, h, l, c, vol_usd, r, sig, taker_noise, count_noise, sp) -> pa.Table:
+    vwap = (o + h + l + c) / 4.0
+    volume = np.maximum(np.round(vol_usd / vwap, 3), 0.001)
+    share = mk.taker_buy_share(r, sig, taker_noise)
+    tbv = np.minimum(np.round(volume * share, 3), volume)
+    count = np.maximum(1, np.round(TRADE_COUNT_MEAN * vol_usd / sp.volume_usd
+                                   * np.exp(0.2 * count_noise))).astype(np.int64)
+    return pa.table({
+        "open_time": pa.array(t_us), "open": o, "high": h, "low": l, "close": c,
+        "volume": volume, "quote_volume": np.round(volume * vwap, 2), "count": count,
+        "taker_buy_volume": tbv, "taker_buy_quote_volume": np.round(tbv * vwap, 2),
+    })
+
+
+def _liquidations(rngs: list[np.random.Generator], t_us, r, sig, h, l, mod, planted: ep.Planted, liq_min_usd: float,
+                  sp: SymbolParams) -> pa.Table:
+    # one stream per kind of draw, each consumed in bar order: rows before the first planted
+    # drift are then identical in the planted and the null market
+    r_count, r_size, r_side, r_burst, r_ms, r_price = rngs
+    n = r.size
+    zabs = np.minimum(np.abs(r) / sig, 8.0)
+    lam = LIQ_RATE * np.exp(0.4 * zabs) / 1.45
+    k = r_count.poisson(lam)
+    bar = np.repeat(np.arange(n), k)
+    # mean notional per order so that the base flow is ~LIQ_SHARE of volume
+    mean_usd = liq_min_usd / LIQ_RATE
+    notional = mean_usd * r_size.lognormal(-0.5 * 0.7 ** 2, 0.7, bar.size)
+    p_sell = 0.5 - 0.4 * np.tanh(r[bar] / sig[bar])
+    side = np.where(r_side.random(bar.size) < p_sell, "SELL", "BUY")
+    bb, bn, bs = [bar], [notional], [side]
+    for i, usd, sd in planted.liq_bursts:
+        m = int(r_burst.integers(5, 16))
+        wts = r_burst.lognormal(0.0, 0.8, m)
+        bb.append(np.full(m, i))
+        bn.append(usd * wts / wts.sum())
+        bs.append(np.full(m, sd))
+    bar = np.concatenate(bb)
+    notional = np.concatenate(bn)
+    side = np.concatenate(bs)
+    order = np.argsort(bar, kind="stable")
+    bar, notional, side = bar[order], notional[order], side[order]
+    per = np.bincount(bar, minlength=n)
+    first = np.concatenate([[0], np.cumsum(per)[:-1]])
+    rank = np.arange(bar.size) - first[bar]
+    ms = np.floor((rank + r_ms.random(bar.size)) * 60_000.0 / per[bar]).astype(np.int64)
+    time = t_us[bar] + ms.astype("timedelta64[ms]").astype("timedelta64[us]")
+    price = mk.round_to(l[bar] + r_price.random(bar.size) * (h[bar] - l[bar]), sp.tick)
+    qty = np.maximum(np.round(notional / price, 3), 0.001)
+    return pa.table({
+        "time": pa.array(time), "side": pa.array(side.astype(str)), "price": price,
+        "quantity": qty, "notional_usd": np.round(price * qty, 4),
+    })
+
+
+def _open_interest(rng, st: _SymbolState, t_us, g0: int, r, sig, c, planted: ep.Planted,
+                   sp: SymbolParams) -> pa.Table:
+    n = r.size
+    alpha = 1.0 / 60.0
+    ema, _ = mk.ar1(alpha * r, 1.0 - alpha, st.oi_ema)
+    ema_prev = np.concatenate([[st.oi_ema], ema[:-1]])
+    st.oi_ema = float(ema[-1])
+    u = 0.5 * np.sign(ema_prev) * r - 1.0 * np.maximum(np.abs(r) - 3.0 * sig, 0.0)
+    u += 6e-4 * rng.standard_normal(n)
+    for i, dlog in planted.oi_drops:
+        u[i] += dlog
+    x, x_last = mk.ar1(u, 1.0 - 1.0 / (3 * MINUTES_PER_DAY), st.oi_x)
+    x_before = np.concatenate([[st.oi_x], x[:-1]])   # OI at the bar's open = after the bar before
+    c_before = np.concatenate([[np.exp(st.logc - r.sum())], c[:-1]])
+    st.oi_x = x_last
+    j = np.flatnonzero((g0 + np.arange(n)) % 5 == 0)
+    oi0 = OI_MINUTES_OF_VOLUME * sp.volume_usd / sp.price0
+    coins = np.round(oi0 * np.exp(x_before[j]), 3)
+    value = np.round(coins * c_before[j], 2)
+    jitter = rng.random(j.size) < OI_JITTER_SHARE
+    for a, b in planted.no_jitter:
+        jitter &= ~((j >= a) & (j <= b))
+    stamp = t_us[j] + np.where(jitter, 1, 0).astype("timedelta64[s]").astype("timedelta64[us]")
+    return pa.table({"timestamp": pa.array(stamp), "sum_open_interest": coins,
+                     "sum_open_interest_value": value})
+
+
+def _spot(rng, st: _SymbolState, t_us, logc, up, down, vol_usd, r, sig, carry, taker_noise,
+          count_noise, sp: SymbolParams) -> pa.Table:
+    n = r.size
+    phi = mk.phi_of(360.0)
+    slow, st.basis_slow = mk.ar1(0.8e-4 * np.sqrt(1 - phi * phi) * rng.standard_normal(n), phi,
+                                 st.basis_slow)
+    mean = np.choose(carry, [-2.0e-4, -3.0e-4, -4.5e-4])
+    basis = mean + slow + 0.3e-4 * rng.standard_normal(n)   # log(perp / spot)
+    s_logc = logc - basis
+    s_r = np.diff(np.concatenate([[st.spot_logc], s_logc]))
+    scale = rng.uniform(0.8, 1.2, (2, n))
+    o, h, l, c, _ = mk.build_ohlc(st.spot_logc, s_r, up * scale[0], down * scale[1], sp.tick)
+    st.spot_logc = float(s_logc[-1])
+    s_vol = SPOT_VOLUME_SHARE * vol_usd * rng.lognormal(-0.045, 0.3, n)
+    return _kline_table(t_us, o, h, l, c, s_vol, s_r, sig, -taker_noise, count_noise, sp)

@@ -1,0 +1,160 @@
+"""The sample generator: determinism, the null twin, raw-layer validity, the ground truth, the
+CLI and its refusal to overwrite foreign data."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from lifthouse import raw
+from lifthouse.cli import main as cli_main
+from lifthouse.sample import SAMPLE_DATASETS, GroundTruth, generate
+from lifthouse.sample.episodes import SPACING_MIN
+from lifthouse.sample.generator import TRUTH_DIR, TRUTH_FILE
+
+SMALL = dict(symbols=("BTCUSDT", "SOLUSDT"), start="2025-01-01", end="2025-01-09", lookback_days=7)
+
+
+def file_hashes(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def gens(tmp_path_factory) -> dict[str, Path]:
+    out = {}
+    for name, kw in {"a": dict(seed=7), "b": dict(seed=7), "c": dict(seed=8),
+                     "null": dict(seed=7, null=True)}.items():
+        d = tmp_path_factory.mktemp(f"sample_{name}")
+        generate(d, **SMALL, **kw)
+        out[name] = d
+    return out
+
+
+def test_same_seed_same_bytes(gens):
+    a, b = file_hashes(gens["a"]), file_hashes(gens["b"])
+    assert len(a) >= 5 * 2 + 1  # every dataset for both symbols, plus the ground truth
+    assert a == b
+
+
+def test_different_seed_differs(gens):
+    a, c = file_hashes(gens["a"]), file_hashes(gens["c"])
+    assert set(a) == set(c)
+    differing = [k for k in a if a[k] != c[k]]
+    assert len(differing) == len(a)  # every single file changes with the seed
+
+
+def test_null_is_the_same_market_until_the_first_episode(gens):
+    planted, null = GroundTruth.read(gens["a"]), GroundTruth.read(gens["null"])
+    assert null.null and not planted.null
+    strip = lambda eps: [{k: v for k, v in e.items() if k != "planted_drift_bps"} for e in eps]
+    assert strip(planted.episodes) == strip(null.episodes)  # same episodes, same states
+    assert planted.episodes, "the window should hold planted episodes"
+    assert all(e["planted_drift_bps"] == 0.0 for e in null.episodes)
+    assert any(e["planted_drift_bps"] > 20 for e in planted.episodes)
+    for symbol in SMALL["symbols"]:
+        f_p = raw.read_dataset(gens["a"], "um_funding_rate", symbol)
+        f_n = raw.read_dataset(gens["null"], "um_funding_rate", symbol)
+        assert f_p.equals(f_n)
+        first = min(pd.Timestamp(e["detected_at"]) for e in planted.episodes if e["symbol"] == symbol)
+        for ds, tcol in (("um_klines_1m", "open_time"), ("spot_klines_1m", "open_time"),
+                         ("um_liquidations", "time")):
+            p = raw.read_dataset(gens["a"], ds, symbol).to_pandas()
+            n = raw.read_dataset(gens["null"], ds, symbol).to_pandas()
+            cut = first + pd.Timedelta(minutes=1)  # the drift starts at the bar after confirmation
+            pd.testing.assert_frame_equal(p[p[tcol] < cut].reset_index(drop=True),
+                                          n[n[tcol] < cut].reset_index(drop=True))
+        kp = raw.read_dataset(gens["a"], "um_klines_1m", symbol).to_pandas()
+        kn = raw.read_dataset(gens["null"], "um_klines_1m", symbol).to_pandas()
+        after = kp["open_time"] > first + pd.Timedelta(minutes=30)
+        assert (kp.loc[after, "close"].to_numpy() != kn.loc[after, "close"].to_numpy()).mean() > 0.5
+
+
+def test_raw_layer_round_trip(gens):
+    d = gens["a"]
+    for ds in SAMPLE_DATASETS:
+        for symbol in SMALL["symbols"]:
+            files = raw.list_files(d, ds, symbol)
+            assert files, f"{ds}/{symbol} missing"
+            for f in files:  # stored exactly in the dataset's schema
+                assert pq.read_schema(f).equals(raw.DATASETS[ds].schema, check_metadata=False)
+            t = raw.read_dataset(d, ds, symbol)
+            assert t.schema.equals(raw.DATASETS[ds].schema)
+            # re-validating and re-writing the stored rows is accepted and changes nothing
+            rep = raw.write_dataset(d, ds, symbol, t)
+            assert rep.rows_added == 0 and not rep.files_written
+
+
+def test_klines_grid_and_columns(gens):
+    truth = GroundTruth.read(gens["a"])
+    k = raw.read_dataset(gens["a"], "um_klines_1m", "BTCUSDT").to_pandas()
+    assert k["open_time"].iloc[0] == pd.Timestamp(truth.bars_start) == pd.Timestamp("2024-12-25")
+    assert k["open_time"].iloc[-1] == pd.Timestamp("2025-01-09") - pd.Timedelta(minutes=1)
+    assert (k["open_time"].diff().iloc[1:] == pd.Timedelta(minutes=1)).all()  # gapless
+    assert k.notna().all().all()  # every optional column is filled
+    assert (k["taker_buy_volume"] <= k["volume"]).all()
+    assert (k["open"].iloc[1:].to_numpy() == k["close"].iloc[:-1].to_numpy()).all()
+    assert 80_000 < k["close"].iloc[0] < 110_000  # BTC near 95k in early 2025
+    f = raw.read_dataset(gens["a"], "um_funding_rate", "BTCUSDT").to_pandas()
+    assert f["funding_time"].iloc[0] <= pd.Timestamp(truth.bars_start) - pd.Timedelta(days=1)
+    assert set(f["funding_time"].dt.hour) == {0, 8, 16}
+    assert (f["funding_time"].dt.minute == 0).all()
+    oi = raw.read_dataset(gens["a"], "um_open_interest_5m", "BTCUSDT").to_pandas()
+    sec = oi["timestamp"].dt.second
+    assert set(sec) == {0, 1} and 0.02 < (sec == 1).mean() < 0.2  # Binance's +1 s jitter
+    liq = raw.read_dataset(gens["a"], "um_liquidations", "BTCUSDT").to_pandas()
+    assert set(liq["side"]) == {"BUY", "SELL"}
+    assert liq["contract_usd"].isna().all()
+    assert np.allclose(liq["notional_usd"], liq["price"] * liq["quantity"], rtol=1e-6)
+
+
+def test_ground_truth_contents(gens):
+    d = gens["a"]
+    doc = json.loads((d / TRUTH_DIR / TRUTH_FILE).read_text())
+    assert doc["seed"] == 7 and doc["null"] is False
+    assert {h["event_type"] for h in doc["hypotheses"]} == {"LIQUIDATION_CASCADE", "liquidity_vacuum"}
+    start, end = pd.Timestamp(SMALL["start"]), pd.Timestamp(SMALL["end"])
+    assert doc["episodes"]
+    for e in doc["episodes"]:
+        t = pd.Timestamp(e["detected_at"])
+        assert start <= pd.Timestamp(e["start"]) < t < end
+        assert e["direction"] in (1, -1) and e["symbol"] in SMALL["symbols"]
+        assert e["carry_state"] in ("carry_pos", "carry_neutral", "carry_neg")
+    for s in SMALL["symbols"]:
+        eps = sorted(pd.Timestamp(e["detected_at"]) for e in doc["episodes"] if e["symbol"] == s)
+        # episodes of one symbol never overlap a 240-minute horizon
+        assert all(np.diff(eps) >= pd.Timedelta(minutes=SPACING_MIN) + pd.Timedelta(minutes=3))
+    assert SPACING_MIN > 240
+
+
+def test_refuses_foreign_data_and_force_replaces(tmp_path):
+    kw = dict(symbols=("ETHUSDT",), start="2025-01-01", end="2025-01-03", lookback_days=2)
+    generate(tmp_path, seed=1, **kw)
+    before = file_hashes(tmp_path)
+    generate(tmp_path, seed=1, **kw)  # same generation again: same bytes
+    assert file_hashes(tmp_path) == before
+    with pytest.raises(raw.RawDataError, match="fresh --data-dir"):
+        generate(tmp_path, seed=2, **kw)
+    assert file_hashes(tmp_path) == before  # nothing touched
+    generate(tmp_path, seed=2, force=True, **kw)
+    assert GroundTruth.read(tmp_path).seed == 2
+    assert file_hashes(tmp_path) != before
+
+
+def test_cli(tmp_path, capsys):
+    rc = cli_main(["sample", "--data-dir", str(tmp_path), "--n-symbols", "2", "--start",
+                   "2025-01-01", "--end", "2025-01-02", "--lookback-days", "1", "--seed", "3"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "rows/s" in out and "um_klines_1m: 5,760 rows" in out
+    assert raw.list_symbols(tmp_path, "um_klines_1m") == ["S001USDT", "S002USDT"]
+    rc = cli_main(["sample", "--data-dir", str(tmp_path), "--n-symbols", "2", "--start",
+                   "2025-01-01", "--end", "2025-01-02", "--lookback-days", "1", "--seed", "4"])
+    assert rc == 2
+    assert "fresh --data-dir" in capsys.readouterr().err
