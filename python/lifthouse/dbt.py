@@ -12,6 +12,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,9 +58,10 @@ def run_dbt(
     vars: dict | None = None,
     check: bool = True,
     stream: bool = False,
+    on_line: Callable[[str], None] | None = None,
 ) -> DbtRun:
     """``dbt <args> --vars <json>`` from the repo root. Raises DbtError (with dbt's output) when
-    dbt fails and ``check`` is true."""
+    dbt fails and ``check`` is true. ``on_line`` is called with each output line as it comes."""
     Path(warehouse).parent.mkdir(parents=True, exist_ok=True)
     Path(target_dir).mkdir(parents=True, exist_ok=True)
     cmd = [dbt_executable(), *args]
@@ -76,6 +78,8 @@ def run_dbt(
         if stream:
             sys.stdout.write(line)
             sys.stdout.flush()
+        if on_line is not None:
+            on_line(line.rstrip("\n"))
     rc = proc.wait()
     out = "".join(lines)
     run = DbtRun(cmd, rc, out, Path(target_dir))

@@ -1,0 +1,782 @@
+"""The executive summary: ``reports/<run_id>/executive_summary.md`` with PNG figures beside it.
+
+Rendered only from the exported tables (``data/reports/...``), never from the warehouse, so a
+report can be regenerated while the warehouse is locked. Rendering is pure (frames -> markdown);
+figures use matplotlib's Agg backend with fixed metadata so the PNGs are reproducible.
+
+Verdicts follow the numbers, not the hypothesis: a roll-up lift whose CI lies above 0 is "yes",
+below 0 is "no", anything else (CI spans 0, too few trades, no CI) is "inconclusive".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import pandas as pd
+
+from lifthouse.export import ExportLayout, atomic_write_bytes
+
+DEFAULT_MIN_N = 10      # dbt var lift_min_n
+DEFAULT_MIN_DAYS = 5    # dbt var lift_min_days
+STATE_ORDER = ("all", "vol_low", "vol_mid", "vol_high", "carry_neg", "carry_neutral", "carry_pos",
+               "warmup")
+PROMOTED_STATUSES = ("promoted", "fallback")
+
+
+@dataclass(frozen=True)
+class Question:
+    key: str
+    event_type: str
+    condition: str
+
+    @property
+    def text(self) -> str:
+        return f"Does `{self.condition}` improve `{self.event_type}`?"
+
+
+QUESTIONS = (
+    Question("Q1", "LIQUIDATION_CASCADE", "carry_pos"),
+    Question("Q2", "liquidity_vacuum", "vol_high"),
+)
+
+
+@dataclass
+class ReportInputs:
+    """The exported tables a report is rendered from (see docs/running.md for columns)."""
+
+    lift_summary: pd.DataFrame
+    results: pd.DataFrame
+    occupancy: pd.DataFrame = field(default_factory=pd.DataFrame)
+    event_counts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    trade_counts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    coverage: pd.DataFrame = field(default_factory=pd.DataFrame)
+    paths: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+@dataclass
+class ReportMeta:
+    run_id: str
+    start_date: str
+    end_date: str
+    symbols: list[str]
+    vars: dict[str, Any] = field(default_factory=dict)
+    reproduce: list[str] = field(default_factory=list)
+    min_n: int = DEFAULT_MIN_N
+    min_days: int = DEFAULT_MIN_DAYS
+    ci_level: float | None = None     # e.g. 0.95 (1 - lift_alpha)
+    q_max: float | None = None        # lift_q_max: the model's multiple-testing bar
+    lookback_days: int | None = None
+    synthetic: bool = False
+    manifest_path: str | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# numbers -> words
+
+
+def _num(x: Any) -> float | None:
+    if x is None:
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) else v
+
+
+def decide_verdict(n: Any, lift: Any, ci_low: Any, ci_high: Any, min_n: int = DEFAULT_MIN_N,
+                   n_days: Any = None, min_days: int = 0) -> tuple[str, str]:
+    """('yes' | 'no' | 'inconclusive', reason) from a lift, its CI and its n (and days)."""
+    n_, lift_, lo, hi = _num(n), _num(lift), _num(ci_low), _num(ci_high)
+    if n_ is None or n_ == 0:
+        return "inconclusive", "no conditioned events"
+    if n_ < min_n:
+        return "inconclusive", f"n too small ({int(n_)} conditioned events < {min_n})"
+    days = _num(n_days)
+    if days is not None and days < min_days:
+        return "inconclusive", f"too few days ({int(days)} days with conditioned events < {min_days})"
+    if lift_ is None or lo is None or hi is None:
+        return "inconclusive", "no lift or CI was computed"
+    if lift_ == 0 and lo == 0 and hi == 0:
+        return "inconclusive", "lift and CI are exactly 0: probable bug in the comparison"
+    if lo > 0:
+        return "yes", "the CI lies entirely above 0"
+    if hi < 0:
+        return "no", "the CI lies entirely below 0: the condition hurts"
+    return "inconclusive", "the CI spans 0"
+
+
+def fmt_bps(x: Any, digits: int = 2) -> str:
+    v = _num(x)
+    return "n/a" if v is None else f"{v:+.{digits}f}"
+
+
+def fmt_float(x: Any, digits: int = 2) -> str:
+    v = _num(x)
+    return "n/a" if v is None else f"{v:.{digits}f}"
+
+
+def fmt_p(x: Any) -> str:
+    v = _num(x)
+    if v is None:
+        return "n/a"
+    return "<0.001" if v < 0.001 else f"{v:.3f}"
+
+
+def fmt_int(x: Any) -> str:
+    v = _num(x)
+    return "n/a" if v is None else str(int(round(v)))
+
+
+def fmt_pct(x: Any, digits: int = 1) -> str:
+    v = _num(x)
+    return "n/a" if v is None else f"{100 * v:.{digits}f}%"
+
+
+def fmt_ci(lo: Any, hi: Any) -> str:
+    return f"[{fmt_bps(lo)}, {fmt_bps(hi)}]"
+
+
+def markdown_table(df: pd.DataFrame, formats: dict[str, Callable[[Any], str]] | None = None,
+                   headers: dict[str, str] | None = None) -> str:
+    """A GitHub markdown table of ``df`` (row order as given). Pure."""
+    if df is None or df.empty:
+        return "_(no rows)_\n"
+    formats = formats or {}
+    headers = headers or {}
+
+    def cell(col: str, value: Any) -> str:
+        if col in formats:
+            text = formats[col](value)
+        elif value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+            text = ""
+        elif isinstance(value, float):
+            text = f"{value:.4g}"
+        else:
+            text = str(value)
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(headers.get(c, c) for c in cols) + " |",
+             "|" + "|".join("---" for _ in cols) + "|"]
+    for row in df.itertuples(index=False, name=None):
+        lines.append("| " + " | ".join(cell(c, v) for c, v in zip(cols, row)) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# table logic
+
+
+def _rows(df: pd.DataFrame, row_type: str) -> pd.DataFrame:
+    if df is None or df.empty or "row_type" not in df.columns:
+        return pd.DataFrame(columns=list(df.columns) if df is not None else [])
+    return df[df["row_type"] == row_type]
+
+
+def _get(row: pd.Series | dict, *names: str) -> Any:
+    for n in names:
+        if n in row and not (isinstance(row[n], float) and math.isnan(row[n])) and row[n] is not pd.NA:
+            return row[n]
+    return None
+
+
+@dataclass
+class Answer:
+    question: Question
+    found: bool
+    n_cond: Any = None
+    n_twin: Any = None
+    mean_cond: Any = None
+    mean_twin: Any = None
+    lift: Any = None
+    ci_low: Any = None
+    ci_high: Any = None
+    p_value: Any = None
+    q_value: Any = None
+    model_verdict: Any = None
+    model_reason: Any = None
+    scope: str = ""
+    verdict: str = "inconclusive"
+    reason: str = ""
+
+
+def answer_question(lift_summary: pd.DataFrame, q: Question, min_n: int = DEFAULT_MIN_N,
+                    min_days: int = 0) -> Answer:
+    roll = _rows(lift_summary, "rollup")
+    if not roll.empty:
+        roll = roll[(roll["event_type"] == q.event_type) & (roll["condition"] == q.condition)]
+    if roll.empty:
+        return Answer(q, False, verdict="inconclusive",
+                      reason=f"lift_summary has no roll-up row for ({q.event_type}, {q.condition}): "
+                             "no conditioned events, or the roll-up is missing")
+    r = roll.iloc[0]
+    a = Answer(
+        q, True,
+        n_cond=_get(r, "n_cond", "n"), n_twin=_get(r, "n_twin"),
+        mean_cond=_get(r, "mean_cond_bps"), mean_twin=_get(r, "mean_twin_bps"),
+        lift=_get(r, "lift_bps"), ci_low=_get(r, "lift_ci_low"), ci_high=_get(r, "lift_ci_high"),
+        p_value=_get(r, "lift_p_value", "p_value"), q_value=_get(r, "lift_q_bh", "q_bh"),
+        model_verdict=_get(r, "verdict"), model_reason=_get(r, "verdict_reason"),
+        scope="; ".join(f"{k}: {_get(r, k)}" for k in ("symbol_scope", "edge_rules")
+                        if _get(r, k) is not None),
+    )
+    a.verdict, a.reason = decide_verdict(a.n_cond, a.lift, a.ci_low, a.ci_high, min_n,
+                                         _get(r, "n_cond_days"), min_days)
+    return a
+
+
+def fallback_rates(results: pd.DataFrame) -> pd.DataFrame:
+    """Fallback promotion rate overall ('all') and per event type, from candidate statuses.
+
+    rate = fallback promotions / all promotions (promoted + fallback), at candidate level; by
+    family: families promoted by fallback / families with any promotion (a family with a
+    promoted conditioned variant never falls back)."""
+    cols = ["scope", "n_promoted", "n_fallback", "n_promotions", "fallback_rate",
+            "n_families_promoted", "n_families_fallback", "fallback_rate_families"]
+    if results is None or results.empty or "status" not in results.columns:
+        return pd.DataFrame(columns=cols)
+    df = results.copy()
+    df["status"] = df["status"].astype(str)
+    if "family_id" not in df.columns:
+        df["family_id"] = df["candidate_id"]
+
+    def one(scope: str, part: pd.DataFrame) -> dict:
+        n_p = int((part["status"] == "promoted").sum())
+        n_f = int((part["status"] == "fallback").sum())
+        fam_p = set(part.loc[part["status"] == "promoted", "family_id"])
+        fam_f = set(part.loc[part["status"] == "fallback", "family_id"]) - fam_p
+        n_fam = len(fam_p) + len(fam_f)
+        return {"scope": scope, "n_promoted": n_p, "n_fallback": n_f, "n_promotions": n_p + n_f,
+                "fallback_rate": (n_f / (n_p + n_f)) if n_p + n_f else float("nan"),
+                "n_families_promoted": len(fam_p), "n_families_fallback": len(fam_f),
+                "fallback_rate_families": (len(fam_f) / n_fam) if n_fam else float("nan")}
+
+    rows = [one("all", df)]
+    if "event_type" in df.columns:
+        for et in sorted(df["event_type"].dropna().astype(str).unique()):
+            rows.append(one(et, df[df["event_type"].astype(str) == et]))
+    return pd.DataFrame(rows, columns=cols)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # "pass" | "FAIL" | "warn"
+    detail: str
+    source: str  # "lift_summary" | "report"
+
+
+# informational sanity rows of lift_summary (counts shown in their own tables)
+INFO_CHECKS = ("events_per_symbol", "trades_per_symbol", "skipped_overlap_per_symbol")
+MAX_LISTED = 5
+
+
+def _ok_value(v: Any) -> bool | None:
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if isinstance(v, str):
+        s = v.strip().lower()
+        if s in ("true", "1", "pass", "ok", "yes"):
+            return True
+        if s in ("false", "0", "fail", "failed", "no"):
+            return False
+        return None
+    return bool(v)
+
+
+def model_sanity_checks(lift_summary: pd.DataFrame) -> list[Check]:
+    """lift_summary's sanity rows, one Check per check_name: FAIL if any scope failed, warn if
+    some were not evaluated, else pass. Informational count rows are left out."""
+    san = _rows(lift_summary, "sanity")
+    if san.empty or "check_name" not in san.columns:
+        return []
+    out = []
+    for name in sorted(san["check_name"].dropna().astype(str).unique()):
+        if name in INFO_CHECKS:
+            continue
+        g = san[san["check_name"].astype(str) == name]
+        oks = [_ok_value(v) for v in g.get("check_ok", pd.Series([None] * len(g)))]
+        scopes = [str(s) for s in g.get("check_scope", pd.Series([""] * len(g)))]
+        details = [str(d) if _num(d) is not None or isinstance(d, str) else ""
+                   for d in g.get("detail", pd.Series([""] * len(g)))]
+        failed = [(s, d) for s, d, o in zip(scopes, details, oks) if o is False]
+        unknown = [(s, d) for s, d, o in zip(scopes, details, oks) if o is None]
+        n_ok = sum(o is True for o in oks)
+        if failed:
+            listed = "; ".join(f"{s}: {d}" for s, d in failed[:MAX_LISTED])
+            more = f" (+{len(failed) - MAX_LISTED} more)" if len(failed) > MAX_LISTED else ""
+            out.append(Check(name, "FAIL", f"{len(failed)} of {len(g)} failed — {listed}{more}",
+                             "lift_summary"))
+        elif unknown:
+            out.append(Check(name, "warn", f"{n_ok} of {len(g)} passed, {len(unknown)} not "
+                                           f"evaluated (e.g. {unknown[0][0]}: {unknown[0][1]})",
+                             "lift_summary"))
+        else:
+            detail = details[0] if len(g) == 1 else f"all {len(g)} scopes passed"
+            out.append(Check(name, "pass", detail, "lift_summary"))
+    return out
+
+
+def report_sanity_checks(inputs: ReportInputs) -> list[Check]:
+    """Checks the report makes itself, independent of the model's sanity rows."""
+    checks: list[Check] = []
+    ls = inputs.lift_summary
+    cand = _rows(ls, "candidate")
+    if "lift_bps" in cand.columns and "event_type" in cand.columns:
+        events: dict[str, int] = {}
+        if not inputs.event_counts.empty:
+            events = inputs.event_counts.groupby("event_type")["n_events"].sum().to_dict()
+        for et in sorted(cand["event_type"].dropna().astype(str).unique()):
+            lifts = pd.to_numeric(cand.loc[cand["event_type"] == et, "lift_bps"], errors="coerce")
+            known = lifts.dropna()
+            if len(known) and (known == 0).all():
+                checks.append(Check(f"lift not identically 0 ({et})", "FAIL",
+                                    f"all {len(known)} conditioned candidates have lift exactly "
+                                    "0.0 bps: the condition filter or the comparison is broken",
+                                    "report"))
+            elif len(known) == 0 and events.get(et, 0) > 0:
+                checks.append(Check(f"lift computed ({et})", "warn",
+                                    f"{events.get(et)} events but no candidate has a lift", "report"))
+            elif len(known):
+                checks.append(Check(f"lift not identically 0 ({et})", "pass",
+                                    f"{int((known != 0).sum())} of {len(known)} lifts are non-zero",
+                                    "report"))
+    model = model_sanity_checks(ls)
+    if not model:
+        checks.append(Check("sanity rows present", "warn",
+                            "lift_summary carries no sanity rows (partition check not reported)",
+                            "report"))
+    elif not any("partition" in c.name.lower() for c in model):
+        checks.append(Check("partition check present", "warn",
+                            "no sanity row checks twin n = sum of its state partitions", "report"))
+    # the model's fallback-rate row against the candidate statuses
+    fb = _rows(ls, "fallback_rate")
+    rates = fallback_rates(inputs.results)
+    if not fb.empty and not rates.empty and "row_key" in fb.columns:
+        m = fb[fb["row_key"].astype(str) == "all"]
+        if not m.empty:
+            got = (_num(_get(m.iloc[0], "n_promoted")), _num(_get(m.iloc[0], "n_fallback")))
+            mine = (float(rates.iloc[0]["n_promoted"]), float(rates.iloc[0]["n_fallback"]))
+            checks.append(Check("fallback counts consistent",
+                                "pass" if got == mine else "FAIL",
+                                f"lift_summary promoted/fallback = {fmt_int(got[0])}/"
+                                f"{fmt_int(got[1])}, candidate statuses = {int(mine[0])}/"
+                                f"{int(mine[1])}", "report"))
+    # the model's per-symbol trade counts against the exported trade table
+    san = _rows(ls, "sanity")
+    if not san.empty and not inputs.trade_counts.empty and "check_name" in san.columns:
+        t = san[san["check_name"] == "trades_per_symbol"]
+        if not t.empty:
+            model_counts = {str(k): _num(v) for k, v in zip(t["check_scope"], t["check_value"])}
+            mine_counts = {f"{r.symbol}|{r.event_type}": float(r.n_traded)
+                           for r in inputs.trade_counts.itertuples()}
+            diff = sorted(k for k in set(model_counts) | set(mine_counts)
+                          if (model_counts.get(k) or 0.0) != (mine_counts.get(k) or 0.0))
+            checks.append(Check("trade counts consistent", "FAIL" if diff else "pass",
+                                ("mismatch for " + ", ".join(diff[:MAX_LISTED])) if diff else
+                                f"{len(mine_counts)} (symbol, event type) counts agree", "report"))
+    return checks
+
+
+def all_checks(inputs: ReportInputs) -> list[Check]:
+    return model_sanity_checks(inputs.lift_summary) + report_sanity_checks(inputs)
+
+
+def _state_sort_key(state: Any) -> tuple[int, str]:
+    s = str(state)
+    return (STATE_ORDER.index(s) if s in STATE_ORDER else len(STATE_ORDER), s)
+
+
+# --------------------------------------------------------------------------------------------
+# markdown
+
+
+def _ci_label(level: float | None) -> str:
+    return f"{100 * level:g}% CI" if level else "CI"
+
+
+def _answer_md(a: Answer, ci_level: float | None = None, q_max: float | None = None) -> str:
+    q = a.question
+    head = f"**{q.key}. {q.text} — {a.verdict.upper()}** ({a.reason})."
+    if not a.found:
+        return head + "\n"
+    body = (f" Roll-up lift {fmt_bps(a.lift)} bps, {_ci_label(ci_level)} "
+            f"{fmt_ci(a.ci_low, a.ci_high)} bps, "
+            f"p = {fmt_p(a.p_value)}, q (BH) = {fmt_p(a.q_value)}, "
+            f"n = {fmt_int(a.n_cond)} conditioned events")
+    if a.n_twin is not None:
+        body += f" (unconditioned twin n = {fmt_int(a.n_twin)})"
+    body += "."
+    if a.mean_cond is not None or a.mean_twin is not None:
+        body += (f" Mean net: conditioned {fmt_bps(a.mean_cond)} bps vs unconditioned "
+                 f"{fmt_bps(a.mean_twin)} bps.")
+    q = _num(a.q_value)
+    if a.verdict in ("yes", "no") and q_max is not None and (q is None or q > q_max):
+        body += (f" **Caution:** the CI excludes 0 but the lift does not survive the "
+                 f"multiple-testing correction across all roll-ups (q = {fmt_p(q)} > "
+                 f"{q_max:g}); treat it as suggestive.")
+    if a.scope:
+        body += f" Roll-up over {a.scope}."
+    if a.model_verdict is not None:
+        body += f" Model verdict: `{a.model_verdict}`" + (
+            f" ({a.model_reason})." if a.model_reason else ".")
+    return head + body + "\n"
+
+
+def _fallback_md(rates: pd.DataFrame) -> str:
+    if rates.empty:
+        return "**Q3. Fallback promotion rate — n/a** (no candidate statuses).\n"
+    o = rates.iloc[0]
+    if int(o["n_promotions"]) == 0:
+        line = ("**Q3. Fallback promotion rate — undefined**: no candidate was promoted "
+                "(0 promotions, so no rate).")
+    else:
+        line = (f"**Q3. Fallback promotion rate — {fmt_pct(o['fallback_rate'])}**: "
+                f"{int(o['n_fallback'])} fallback of {int(o['n_promotions'])} promotions "
+                f"({int(o['n_promoted'])} conditioned candidates promoted); by family: "
+                f"{int(o['n_families_fallback'])} of "
+                f"{int(o['n_families_promoted']) + int(o['n_families_fallback'])} promoted "
+                f"families were promoted by fallback to the unconditioned rule.")
+    table = markdown_table(
+        rates, formats={"fallback_rate": fmt_pct, "fallback_rate_families": fmt_pct},
+        headers={"scope": "event type"})
+    return line + "\n\n" + table
+
+
+def _occupancy_md(occ: pd.DataFrame) -> str:
+    if occ.empty:
+        return "_(no occupancy table)_\n"
+    df = occ.copy()
+    df["cell"] = [f"{fmt_pct(s)} ({fmt_int(n)})" for s, n in zip(df["share"], df["n_minutes"])]
+    out = []
+    for dim in sorted(df["dimension"].unique()):
+        part = df[df["dimension"] == dim]
+        wide = part.pivot(index="symbol", columns="state", values="cell").fillna("0.0% (0)")
+        wide = wide[sorted(wide.columns, key=_state_sort_key)].reset_index()
+        out.append(f"{dim} (share of in-window minutes, minutes in brackets):\n\n"
+                   + markdown_table(wide))
+    return "\n".join(out)
+
+
+def _event_counts_md(counts: pd.DataFrame, coverage: pd.DataFrame, symbols: list[str]) -> str:
+    if counts.empty:
+        return "_(no event counts)_\n"
+    wide = counts.pivot(index="symbol", columns="event_type", values="n_events").fillna(0)
+    wide = wide.astype(int).reset_index()
+    text = markdown_table(wide)
+    notes = []
+    casc = counts[counts["event_type"] == "LIQUIDATION_CASCADE"]
+    cov = coverage.set_index("symbol") if not coverage.empty else pd.DataFrame()
+    for _, r in casc.sort_values("symbol").iterrows():
+        if int(r["n_events"]) > 0:
+            continue
+        sym = r["symbol"]
+        if sym in cov.index:
+            oi = int(cov.loc[sym, "n_bars_with_oi"])
+            liq = int(cov.loc[sym, "n_bars_with_liquidations"])
+            if oi == 0 and liq == 0:
+                why = ("no liquidation and no open-interest data in the window, so the detector has "
+                       "no evidence of forced flow (SPEC 5)")
+            else:
+                why = (f"evidence data exists ({oi} bars with open interest, {liq} with "
+                       "liquidations) but no move passed the thresholds")
+        else:
+            why = "no feature rows for this symbol"
+        notes.append(f"- {sym}: no LIQUIDATION_CASCADE events — {why}.")
+    if "evidence" in counts.columns:
+        ev = counts[counts["n_events"] > 0].dropna(subset=["evidence"])
+        if not ev.empty:
+            notes.append("- Evidence used: " + "; ".join(
+                f"{r.symbol} {r.event_type}: {r.evidence}" for r in ev.itertuples()) + ".")
+    return text + ("\n" + "\n".join(notes) + "\n" if notes else "")
+
+
+def _top_candidates(results: pd.DataFrame, k: int = 15) -> pd.DataFrame:
+    if results.empty or "status" not in results.columns:
+        return pd.DataFrame()
+    prom = results[results["status"].isin(PROMOTED_STATUSES)].copy()
+    if prom.empty:
+        return prom
+    prom["_rank"] = (prom["status"] != "promoted").astype(int)
+    sort = ["_rank"] + [c for c in ("disc_mean_bps",) if c in prom.columns] + ["candidate_id"]
+    asc = [True] + [False] * (len(sort) - 2) + [True]
+    prom = prom.sort_values(sort, ascending=asc, kind="mergesort").head(k)
+    cols = [c for c in ("candidate_id", "status", "disc_n", "disc_mean_bps", "q_bh", "hold_n",
+                        "hold_mean_bps", "lift_bps", "lift_ci_low", "lift_ci_high") if c in prom.columns]
+    return prom[cols]
+
+
+def _rollup_table(ls: pd.DataFrame) -> pd.DataFrame:
+    roll = _rows(ls, "rollup")
+    if roll.empty:
+        return roll
+    roll = roll.copy()
+    roll["_k"] = [_state_sort_key(c) for c in roll["condition"]]
+    roll = roll.sort_values(["event_type", "_k", "condition"], kind="mergesort")
+    cols = [c for c in ("event_type", "condition", "n_cond", "n_twin", "lift_bps", "lift_ci_low",
+                        "lift_ci_high", "lift_p_value", "lift_q_bh", "verdict") if c in roll.columns]
+    return roll[cols]
+
+
+def _caveats(inputs: ReportInputs, meta: ReportMeta) -> list[str]:
+    out = []
+    try:
+        days = (pd.Timestamp(meta.end_date) - pd.Timestamp(meta.start_date)).days
+    except ValueError:
+        days = None
+    out.append(f"Window: [{meta.start_date}, {meta.end_date}) UTC ({days} days) on "
+               f"{', '.join(meta.symbols)}; "
+               + (f"{meta.lookback_days} days of warm-up before the window are never traded. "
+                  if meta.lookback_days is not None else "")
+               + "One window is one market regime: the answers may not carry over.")
+    cost_vars = {k: v for k, v in sorted(meta.vars.items())
+                 if any(w in k for w in ("fee", "slippage", "cost"))}
+    if cost_vars:
+        out.append("Costs: " + ", ".join(f"`{k}` = {v}" for k, v in cost_vars.items())
+                   + " per side, on both legs, plus funding for every settlement spanned.")
+    else:
+        out.append("Costs: the dbt defaults (taker fee and slippage on both legs, plus funding "
+                   "for every settlement spanned; see docs/vars.md).")
+    if not inputs.coverage.empty:
+        cov = inputs.coverage
+        no_oi = sorted(cov.loc[cov["n_bars_with_oi"] == 0, "symbol"])
+        no_liq = sorted(cov.loc[cov["n_bars_with_liquidations"] == 0, "symbol"])
+        no_basis = sorted(cov.loc[cov["n_bars_with_basis"] == 0, "symbol"])
+        gaps = int(cov["n_gap_bars"].sum())
+        parts = []
+        if no_oi:
+            parts.append(f"no open interest for {', '.join(no_oi)}")
+        if no_liq:
+            parts.append(f"no liquidations for {', '.join(no_liq)}")
+        if no_basis:
+            parts.append(f"no spot (basis) for {', '.join(no_basis)}")
+        parts.append(f"{gaps} gap bar(s) in the window (prices not forward-filled)")
+        out.append("Data limits: " + "; ".join(parts) + ".")
+    out.append("Roll-ups pool candidates across horizons, direction rules and symbols that share "
+               "events, so their trades are not independent; CIs come from a day-block "
+               "bootstrap and p-values are adjusted (BH) across all lift tests.")
+    out.append(f"A verdict needs at least {meta.min_n} conditioned events on at least "
+               f"{meta.min_days} days (vars lift_min_n, lift_min_days); below that it is "
+               "'inconclusive' whatever the point estimate. The answers above judge the CI "
+               "only; the model's verdict column also asks for BH q <= lift_q_max.")
+    if meta.synthetic:
+        out.append("**The data is the synthetic sample market** (`lifthouse sample`), with "
+                   "planted effects: the numbers test the pipeline, not the market.")
+    return out
+
+
+def render_markdown(inputs: ReportInputs, meta: ReportMeta,
+                    figures: dict[str, str] | None = None) -> str:
+    """The executive summary as markdown. Pure: same inputs -> same text."""
+    figures = figures or {}
+    checks = all_checks(inputs)
+    failed = [c for c in checks if c.status == "FAIL"]
+    warned = [c for c in checks if c.status == "warn"]
+    answers = [answer_question(inputs.lift_summary, q, meta.min_n, meta.min_days)
+               for q in QUESTIONS]
+    rates = fallback_rates(inputs.results)
+    md: list[str] = []
+    if failed:
+        md.append("> **WARNING: probable bug.** "
+                  f"{len(failed)} sanity check(s) failed; do not trust the answers below until "
+                  "they pass:\n>")
+        md.extend(f"> - **{c.name}**: {c.detail}" for c in failed)
+        md.append("")
+    md.append(f"# Milestone D executive summary — run `{meta.run_id}`\n")
+    md.append(f"Window [{meta.start_date}, {meta.end_date}) UTC, symbols "
+              f"{', '.join(meta.symbols)}. Generated from the exported tables of this run"
+              + (f"; the run manifest is `{meta.manifest_path}`." if meta.manifest_path else ".")
+              + "\n")
+    if warned and not failed:
+        md.append(f"> Note: {len(warned)} sanity warning(s), see [Sanity checks](#sanity-checks).\n")
+    md.append("## Answers\n")
+    for a in answers:
+        md.append(_answer_md(a, meta.ci_level, meta.q_max))
+    md.append(_fallback_md(rates))
+    md.append("## Lift per condition\n")
+    if "lift" in figures:
+        md.append(f"![Lift per condition with CIs]({figures['lift']})\n")
+    md.append(markdown_table(
+        _rollup_table(inputs.lift_summary),
+        formats={"lift_bps": fmt_bps, "lift_ci_low": fmt_bps, "lift_ci_high": fmt_bps,
+                 "lift_p_value": fmt_p, "lift_q_bh": fmt_p, "n_cond": fmt_int, "n_twin": fmt_int}))
+    md.append("## Average path after events, by state\n")
+    md.append("Mean cumulative return in bps in the event's direction, from the open of the bar "
+              "after detection, per minute after entry (before costs). Cascades are split by "
+              "carry state, other events by volatility regime.\n")
+    if "paths" in figures:
+        md.append(f"![Average path of returns after events]({figures['paths']})\n")
+    md.append("## Sanity checks\n")
+    md.append(markdown_table(pd.DataFrame(
+        [(c.status, c.name, c.detail, c.source) for c in checks],
+        columns=["status", "check", "detail", "source"])))
+    md.append("## State occupancy per symbol\n")
+    md.append(_occupancy_md(inputs.occupancy))
+    md.append("## Events per symbol (in window)\n")
+    md.append(_event_counts_md(inputs.event_counts, inputs.coverage, meta.symbols))
+    md.append("## Trades per symbol\n")
+    md.append("Rows of `phase2_trades` over the unconditioned single-symbol candidates (every "
+              "horizon and direction rule): traded, skipped because a position was open, and "
+              "dropped (past the window end or on a gap).\n")
+    md.append(markdown_table(inputs.trade_counts))
+    md.append("## Top promoted candidates\n")
+    md.append(markdown_table(
+        _top_candidates(inputs.results),
+        formats={c: fmt_bps for c in ("disc_mean_bps", "hold_mean_bps", "lift_bps",
+                                      "lift_ci_low", "lift_ci_high")}
+        | {"q_bh": fmt_p, "disc_n": fmt_int, "hold_n": fmt_int}))
+    md.append("## Caveats\n")
+    md.extend(f"- {c}" for c in _caveats(inputs, meta))
+    md.append("")
+    md.append("## Vars used\n")
+    md.append(markdown_table(pd.DataFrame(
+        [(k, json.dumps(v, sort_keys=True)) for k, v in sorted(meta.vars.items())],
+        columns=["var", "value"])))
+    md.append("## How to reproduce\n")
+    md.append("```bash\n" + "\n".join(meta.reproduce) + "\n```\n")
+    return "\n".join(md).rstrip() + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# figures
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.hashsalt"] = "lifthouse"
+    return plt
+
+
+def _savefig(fig, path: Path) -> Path:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+    atomic_write_bytes(buf.getvalue(), path)
+    return path
+
+
+def plot_lift(lift_summary: pd.DataFrame, path: Path, min_n: int = DEFAULT_MIN_N) -> Path:
+    """Roll-up lift per (event type, condition) with CI error bars."""
+    plt = _pyplot()
+    roll = _rollup_table(lift_summary)
+    types = sorted(roll["event_type"].unique()) if not roll.empty else []
+    most = max([int((roll["event_type"] == t).sum()) for t in types] or [1])
+    fig, axes = plt.subplots(1, max(1, len(types)), squeeze=False,
+                             figsize=(5.5 * max(1, len(types)), max(3.0, 1.5 + 0.35 * most)))
+    if not types:
+        axes[0][0].text(0.5, 0.5, "no roll-up rows", ha="center", va="center")
+    qcond = {q.event_type: q.condition for q in QUESTIONS}
+    for ax, et in zip(axes[0], types):
+        part = roll[roll["event_type"] == et]
+        y = list(range(len(part)))
+        lift = pd.to_numeric(part["lift_bps"], errors="coerce").to_numpy(dtype=float)
+        lo = pd.to_numeric(part.get("lift_ci_low"), errors="coerce").to_numpy(dtype=float)
+        hi = pd.to_numeric(part.get("lift_ci_high"), errors="coerce").to_numpy(dtype=float)
+        err = [[max(0.0, v) if not math.isnan(v) else 0.0 for v in lift - lo],
+               [max(0.0, v) if not math.isnan(v) else 0.0 for v in hi - lift]]
+        colors = ["tab:red" if c == qcond.get(et) else "tab:blue" for c in part["condition"]]
+        ns = [_num(v) for v in part.get("n_cond", pd.Series([None] * len(part)))]
+        for i in range(len(y)):
+            small = ns[i] is None or ns[i] < min_n
+            ax.errorbar(lift[i], y[i], xerr=[[err[0][i]], [err[1][i]]], fmt="o",
+                        color=colors[i], capsize=3, alpha=0.45 if small else 1.0,
+                        markerfacecolor="white" if small else colors[i])
+        ax.axvline(0.0, color="black", linewidth=0.8)
+        ax.set_yticks(y)
+        ax.set_yticklabels([f"{c} (n={fmt_int(n)})" for c, n in zip(part["condition"], ns)])
+        ax.invert_yaxis()
+        ax.set_title(str(et))
+        ax.set_xlabel(f"lift vs unconditioned twin (bps); hollow: n < {min_n}")
+        ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    out = _savefig(fig, Path(path))
+    plt.close(fig)
+    return out
+
+
+def plot_paths(paths: pd.DataFrame, path: Path) -> Path:
+    """Mean cumulative return after entry per event type, one line per state."""
+    plt = _pyplot()
+    types = sorted(paths["event_type"].unique()) if not paths.empty else []
+    fig, axes = plt.subplots(1, max(1, len(types)), figsize=(5.5 * max(1, len(types)), 4.0),
+                             squeeze=False)
+    if not types:
+        axes[0][0].text(0.5, 0.5, "no events", ha="center", va="center")
+    for ax, et in zip(axes[0], types):
+        part = paths[paths["event_type"] == et]
+        dim = str(part["state_dimension"].iloc[0])
+        for state in sorted(part["state"].unique(), key=_state_sort_key):
+            s = part[part["state"] == state].sort_values("minute")
+            n0 = s.loc[s["minute"] == s["minute"].min(), "n_events"]
+            n = int(n0.iloc[0]) if len(n0) else 0
+            style = {"color": "black", "linewidth": 1.5} if state == "all" else {"linewidth": 1.0}
+            ax.plot(s["minute"].to_numpy(), s["mean_ret_bps"].to_numpy(dtype=float),
+                    label=f"{state} (n={n})", **style)
+        ax.axhline(0.0, color="grey", linewidth=0.6)
+        ax.set_title(f"{et} by {dim}")
+        ax.set_xlabel("minutes after entry")
+        ax.set_ylabel("mean cumulative return (bps, event direction)")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    out = _savefig(fig, Path(path))
+    plt.close(fig)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# files
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path) if Path(path).exists() else pd.DataFrame()
+
+
+def load_inputs(layout: ExportLayout) -> ReportInputs:
+    """Read a run's exported tables (Parquet for the models, CSV for the report tables)."""
+    ls_path = layout.ablation_dir / "lift_summary.parquet"
+    res_path = layout.phase2_dir / "phase2_candidate_results.parquet"
+    for p in (ls_path, res_path):
+        if not p.exists():
+            raise FileNotFoundError(f"{p} is missing: run the export stage first")
+    t = layout.tables_dir
+    return ReportInputs(
+        lift_summary=pd.read_parquet(ls_path),
+        results=pd.read_parquet(res_path),
+        occupancy=_read_csv(t / "state_occupancy.csv"),
+        event_counts=_read_csv(t / "event_counts.csv"),
+        trade_counts=_read_csv(t / "trade_counts.csv"),
+        coverage=_read_csv(t / "data_coverage.csv"),
+        paths=_read_csv(t / "event_paths.csv"),
+    )
+
+
+def write_report(out_dir: Path, inputs: ReportInputs, meta: ReportMeta) -> dict[str, Path]:
+    """Write ``executive_summary.md`` and ``figures/*.png`` under ``out_dir``."""
+    out_dir = Path(out_dir)
+    fig_dir = out_dir / "figures"
+    files = {
+        "lift_by_condition.png": plot_lift(inputs.lift_summary, fig_dir / "lift_by_condition.png",
+                                           meta.min_n),
+        "event_paths.png": plot_paths(inputs.paths, fig_dir / "event_paths.png"),
+    }
+    md = render_markdown(inputs, meta, figures={"lift": "figures/lift_by_condition.png",
+                                                "paths": "figures/event_paths.png"})
+    summary = out_dir / "executive_summary.md"
+    atomic_write_bytes(md.encode("utf-8"), summary)
+    files["executive_summary.md"] = summary
+    return files
+
+
+def verdict_words(answers: Iterable[Answer]) -> str:
+    return ", ".join(f"{a.question.key}={a.verdict}" for a in answers)
