@@ -1,0 +1,123 @@
+-- LIQUIDATION_CASCADE (SPEC 5): a large 5-minute move, |zmove_5m| >= var('cascade_zmove_min'),
+-- with evidence of forced flow:
+--   'liquidations'  where the symbol has liquidation data: the notional liquidated over those
+--                   5 minutes >= var('cascade_liq_multiple') x the trailing mean 5-minute sum
+--                   (mean over var('baseline_minutes') before the move; the median of sparse
+--                   liquidations is 0, so a mean is the usable trailing level);
+--   'open_interest' else, where OI exists: oi_chg_15m <= -var('cascade_oi_drop_pct') percent.
+-- Symbols with neither produce no cascades. Qualifying bars are merged into episodes with a
+-- cooldown (macro episode_starts); the event is stamped at the episode's first qualifying bar,
+-- the bar whose close confirms the move. Direction = sign of the 5-minute move.
+
+{%- set baseline = var('baseline_minutes') | int %}
+{%- set zmove_min = var('cascade_zmove_min') | float %}
+{%- set liq_multiple = var('cascade_liq_multiple') | float %}
+{%- set oi_drop = var('cascade_oi_drop_pct') | float %}
+
+with bars as (
+
+    select
+        symbol,
+        open_time,
+        ret_5m,
+        zmove_5m,
+        oi_chg_15m,
+        liq_long_usd + liq_short_usd as liq_usd
+    from {{ ref('int_features_joined') }}
+
+),
+
+-- trailing liquidation sums only where the symbol has liquidation data (liq_usd is 0-filled
+-- from the start of its coverage, so the RANGE frames see every minute); empty and free when
+-- there are no liquidations at all
+liquidation_windows as (
+
+    select
+        symbol,
+        open_time,
+        sum(liq_usd) over (partition by symbol order by open_time
+            range between {{ lifthouse.minutes(4) }} preceding and current row) as liq_5m_usd,
+        5 * avg(liq_usd) over w_before_move as liq_5m_baseline_usd,
+        count(liq_usd) over w_before_move as n_liq_baseline
+    from bars
+    where liq_usd is not null
+    window w_before_move as (partition by symbol order by open_time
+        range between {{ lifthouse.minutes(baseline + 4) }} preceding and {{ lifthouse.minutes(5) }} preceding)
+
+),
+
+with_liquidation_windows as (
+
+    select
+        bars.*,
+        liquidation_windows.liq_5m_usd,
+        liquidation_windows.liq_5m_baseline_usd,
+        liquidation_windows.n_liq_baseline
+    from bars
+    left join liquidation_windows
+        on bars.symbol = liquidation_windows.symbol
+        and bars.open_time = liquidation_windows.open_time
+
+),
+
+evidence as (
+
+    select
+        *,
+        n_liq_baseline >= {{ var('feature_min_coverage') | float }} * {{ baseline }}
+            and liq_5m_usd > 0
+            and liq_5m_usd >= {{ liq_multiple }} * liq_5m_baseline_usd as has_liquidation_evidence,
+        oi_chg_15m <= -{{ oi_drop }} as has_oi_evidence
+    from with_liquidation_windows
+
+),
+
+qualifying as (
+
+    select
+        symbol,
+        open_time,
+        ret_5m,
+        zmove_5m,
+        case
+            when has_liquidation_evidence then 'liquidations'
+            when has_oi_evidence then 'open_interest'
+        end as evidence,
+        case
+            when has_liquidation_evidence then 'liq_5m_over_trailing_mean'
+            when has_oi_evidence then 'oi_chg_15m_pct'
+        end as evidence_name,
+        case
+            when has_liquidation_evidence then liq_5m_usd / nullif(liq_5m_baseline_usd, 0)
+            when has_oi_evidence then oi_chg_15m
+        end as evidence_value,
+        case
+            when has_liquidation_evidence then {{ liq_multiple }}
+            when has_oi_evidence then -{{ oi_drop }}
+        end as evidence_threshold
+    from evidence
+    where abs(zmove_5m) >= {{ zmove_min }}
+      and (has_liquidation_evidence or has_oi_evidence)
+
+),
+
+episodes as (
+
+    {{ lifthouse.episode_starts('qualifying', 'symbol', 'open_time', var('cascade_cooldown_minutes')) }}
+
+)
+
+select
+    'LIQUIDATION_CASCADE' as event_type,
+    symbol,
+    open_time - {{ lifthouse.minutes(4) }} as episode_start,
+    open_time as detected_at,
+    cast(sign(ret_5m) as integer) as direction,
+    evidence,
+    'zmove_5m' as trigger_name,
+    zmove_5m as trigger_value,
+    {{ zmove_min }} as trigger_threshold,
+    evidence_name,
+    evidence_value,
+    evidence_threshold
+from episodes

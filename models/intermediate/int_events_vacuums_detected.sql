@@ -1,0 +1,137 @@
+-- liquidity_vacuum (SPEC 5): a volatility shock followed by var('vacuum_thin_minutes') thin
+-- minutes, confirmed at the last of them.
+--   shock at bar s:  |log_ret| >= var('vacuum_shock_sigma') x ret_std_24h (trailing std of 1m returns)
+--   thin bar:        range_rel above its trailing var('vacuum_range_quantile') quantile (the range
+--                    stays wide) and illiquidity (range per sqrt of USD traded) above its trailing
+--                    var('vacuum_illiq_quantile') quantile (volume is low for that range).
+-- On 1m bars range and volume move together (corr 0.75-0.84), so "range above median while
+-- volume below median" never fires; thinness is relative illiquidity against its own trailing
+-- distribution. Percentiles use the var('vacuum_baseline_minutes') before the bar (the bar itself
+-- excluded), sampled every var('vacuum_sample_minutes') minutes. The event is stamped at bar s + vacuum_thin_minutes (the last thin bar);
+-- episode_start = s; direction = sign of the shock. Episodes de-duplicated with a cooldown.
+
+{%- set baseline = var('vacuum_baseline_minutes') | int %}
+{%- set sample_minutes = var('vacuum_sample_minutes') | int %}
+{%- set thin_minutes = var('vacuum_thin_minutes') | int %}
+{%- set shock_sigma = var('vacuum_shock_sigma') | float %}
+{%- set frame = 'partition by symbol order by open_time range between ' ~ lifthouse.minutes(baseline - 1) ~ ' preceding and current row' %}
+
+with bars as (
+
+    select
+        symbol,
+        open_time,
+        log_ret,
+        ret_std_24h,
+        range_rel,
+        illiquidity
+    from {{ ref('int_features_bars_computed') }}
+
+),
+
+-- the trailing percentiles are taken on a sample every var('vacuum_sample_minutes') minutes
+-- (as for vol_regime: a windowed quantile over every 1m row is the expensive step)
+sampled as (
+
+    select symbol, open_time, range_rel, illiquidity
+    from bars
+    where extract(minute from open_time) % {{ sample_minutes }} = 0
+
+),
+
+sampled_thresholds as (
+
+    select
+        symbol,
+        -- a sample at s covers bars up to s: first usable by the bar after it, so a bar never
+        -- enters its own threshold
+        open_time + {{ lifthouse.minutes(1) }} as usable_from,
+        count(illiquidity) over ({{ frame }}) as n_baseline,
+        {{ lifthouse.trailing_quantile('range_rel', var('vacuum_range_quantile'), frame) }} as range_rel_threshold,
+        {{ lifthouse.trailing_quantile('illiquidity', var('vacuum_illiq_quantile'), frame) }} as illiq_threshold
+    from sampled
+
+),
+
+baselines as (
+
+    {{ lifthouse.asof_join_backward('bars', 'sampled_thresholds', 'symbol', 'open_time', 'usable_from',
+                                    ['n_baseline', 'range_rel_threshold', 'illiq_threshold']) }}
+
+),
+
+flagged as (
+
+    select
+        symbol,
+        open_time,
+        case when abs(log_ret) >= {{ shock_sigma }} * ret_std_24h then log_ret end as shock_ret,
+        abs(log_ret) / ret_std_24h as shock_sigma,
+        case
+            when n_baseline >= {{ var('feature_min_coverage') | float }} * {{ baseline // sample_minutes }}
+                and range_rel > range_rel_threshold
+                and illiquidity > illiq_threshold
+            then 1 else 0
+        end as is_thin,
+        illiquidity / nullif(illiq_threshold, 0) as illiq_ratio
+    from baselines
+
+),
+
+thin_runs as (
+
+    select
+        *,
+        sum(is_thin) over w_thin_run as n_thin,
+        min(illiq_ratio) over w_thin_run as min_illiq_ratio
+    from flagged
+    window w_thin_run as (partition by symbol order by open_time
+        range between {{ lifthouse.minutes(thin_minutes - 1) }} preceding and current row)
+
+),
+
+shocks as (
+
+    select symbol, open_time, shock_ret, shock_sigma
+    from flagged
+    where shock_ret is not null
+
+),
+
+-- a full thin run whose first bar directly follows a shock bar
+qualifying as (
+
+    select
+        thin_runs.symbol,
+        thin_runs.open_time,
+        thin_runs.min_illiq_ratio,
+        shocks.shock_ret as shock_ret_before,
+        shocks.shock_sigma as shock_sigma_before
+    from thin_runs
+    inner join shocks
+        on thin_runs.symbol = shocks.symbol
+        and thin_runs.open_time - {{ lifthouse.minutes(thin_minutes) }} = shocks.open_time
+    where thin_runs.n_thin = {{ thin_minutes }}
+
+),
+
+episodes as (
+
+    {{ lifthouse.episode_starts('qualifying', 'symbol', 'open_time', var('vacuum_cooldown_minutes')) }}
+
+)
+
+select
+    'liquidity_vacuum' as event_type,
+    symbol,
+    open_time - {{ lifthouse.minutes(thin_minutes) }} as episode_start,
+    open_time as detected_at,
+    cast(sign(shock_ret_before) as integer) as direction,
+    'illiquidity' as evidence,
+    'shock_sigma' as trigger_name,
+    shock_sigma_before as trigger_value,
+    {{ shock_sigma }} as trigger_threshold,
+    'min_illiq_over_trailing_quantile' as evidence_name,
+    min_illiq_ratio as evidence_value,
+    1.0 as evidence_threshold
+from episodes

@@ -1,0 +1,123 @@
+-- Price and volume features per (symbol, minute) from the complete grid. Every window is a
+-- trailing RANGE frame over open_time, in minutes, ending at the current bar (values known at its
+-- close). A statistic is NULL (warm-up) unless its window holds at least
+-- var('feature_min_coverage') of the inputs it should hold.
+
+{%- set coverage = var('feature_min_coverage') | float %}
+{%- set baseline = var('baseline_minutes') | int %}
+
+with bars as (
+
+    select
+        symbol,
+        open_time,
+        close_time,
+        in_window,
+        is_gap,
+        open,
+        high,
+        low,
+        close,
+        volume,
+        quote_volume,
+        taker_buy_volume
+    from {{ ref('int_perp_bars_gridded') }}
+
+),
+
+-- the grid is complete, so the previous row is the previous minute; a gap on either side
+-- gives a NULL close and so a NULL return
+returns as (
+
+    select
+        *,
+        ln(close / lag(close) over (partition by symbol order by open_time)) as log_ret,
+        (high - low) / close as range_rel,
+        coalesce(quote_volume, volume * close) as notional_usd
+    from bars
+
+),
+
+with_illiquidity as (
+
+    select
+        *,
+        -- bar range in bps per square root of the USD millions traded. The square root follows
+        -- the square-root law of market impact: on 1m bars range grows roughly with sqrt(volume),
+        -- so this ratio does not collapse on busy bars the way range / volume does. High = the
+        -- price moved a lot for the volume that traded (thin book).
+        (range_rel * 10000) / sqrt(nullif(notional_usd / 1000000, 0)) as illiquidity
+    from returns
+
+),
+
+windowed as (
+
+    select
+        *,
+        count(log_ret) over w_5m as n_ret_5m,
+        sum(log_ret * log_ret) over w_5m as sum_sq_ret_5m,
+        count(log_ret) over w_60m as n_ret_60m,
+        sum(log_ret * log_ret) over w_60m as sum_sq_ret_60m,
+        count(log_ret) over w_base as n_ret_base,
+        stddev_samp(log_ret) over w_base as std_ret_base,
+        count(volume) over w_base as n_volume_base,
+        {{ lifthouse.trailing_quantile('volume', 0.5, 'partition by symbol order by open_time range between ' ~ lifthouse.minutes(baseline - 1) ~ ' preceding and current row') }} as volume_median_base
+    from with_illiquidity
+    window
+        w_5m as (partition by symbol order by open_time range between {{ lifthouse.minutes(4) }} preceding and current row),
+        w_60m as (partition by symbol order by open_time range between {{ lifthouse.minutes(59) }} preceding and current row),
+        w_base as (partition by symbol order by open_time range between {{ lifthouse.minutes(baseline - 1) }} preceding and current row)
+
+),
+
+-- the close exactly 5 minutes earlier (an equi-join on time: minutes, not rows, and much
+-- cheaper than a one-row RANGE frame)
+with_close_5m_ago as (
+
+    select
+        windowed.*,
+        earlier.close as close_5m_ago
+    from windowed
+    left join bars as earlier
+        on windowed.symbol = earlier.symbol
+        and windowed.open_time - {{ lifthouse.minutes(5) }} = earlier.open_time
+
+),
+
+features as (
+
+    select
+        symbol,
+        open_time,
+        close_time,
+        in_window,
+        is_gap,
+        open,
+        high,
+        low,
+        close,
+        volume,
+        log_ret,
+        -- realised vol = sqrt(sum of squared 1m returns), rescaled to the full window when a few
+        -- returns are missing
+        case when n_ret_5m >= {{ coverage }} * 5
+            then sqrt(sum_sq_ret_5m * 5 / n_ret_5m) end as rv_5m,
+        case when n_ret_60m >= {{ coverage }} * 60
+            then sqrt(sum_sq_ret_60m * 60 / n_ret_60m) end as rv_60m,
+        range_rel,
+        case when n_volume_base >= {{ coverage }} * {{ baseline }}
+            then volume / nullif(volume_median_base, 0) end as vol_rel_24h,
+        case when n_ret_base >= {{ coverage }} * {{ baseline }}
+            then nullif(std_ret_base, 0) end as ret_std_24h,
+        ln(close / close_5m_ago) as ret_5m,
+        illiquidity,
+        taker_buy_volume / nullif(volume, 0) as taker_buy_ratio
+    from with_close_5m_ago
+
+)
+
+select
+    *,
+    ret_5m / (ret_std_24h * sqrt(5)) as zmove_5m
+from features

@@ -1,0 +1,38 @@
+-- Liquidation notional (USD) per symbol and minute, split by the side that was liquidated.
+-- A forced order at time x belongs to the bar with open_time = floor(x to the minute), whose
+-- close is the first moment it is known. SELL orders liquidate longs, BUY orders shorts.
+-- Only minutes with at least one liquidation have a row; coverage_start is the symbol's first
+-- liquidated minute in the load window (from then on, minutes without a row mean zero).
+
+with liquidations as (
+
+    select
+        symbol,
+        {{ lifthouse.floor_minutes('liquidated_at', 1) }} as open_time,
+        side,
+        notional_usd
+    from {{ ref('stg_binance__liquidations') }}
+
+),
+
+per_minute as (
+
+    select
+        symbol,
+        open_time,
+        sum(case when side = 'SELL' then notional_usd else 0 end) as liq_long_usd,
+        sum(case when side = 'BUY' then notional_usd else 0 end) as liq_short_usd,
+        count(*) as n_liquidations
+    from liquidations
+    group by symbol, open_time
+
+)
+
+select
+    symbol,
+    open_time,
+    liq_long_usd,
+    liq_short_usd,
+    n_liquidations,
+    min(open_time) over (partition by symbol) as coverage_start
+from per_minute

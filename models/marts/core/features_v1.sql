@@ -1,0 +1,43 @@
+-- Features v1 (SPEC 3): one row per (symbol, minute) on the complete grid. Every value at
+-- open_time t uses only data known at the bar's close (t + 1 minute). See
+-- docs/features_and_events.md.
+
+with features as (
+
+    select * from {{ ref('int_features_joined') }}
+
+)
+
+select
+    symbol,
+    open_time,
+    close_time,
+    in_window,
+    is_gap,
+    open,
+    high,
+    low,
+    close,
+    volume,
+    log_ret,
+    rv_5m,
+    rv_60m,
+    range_rel,
+    vol_rel_24h,
+    zmove_5m,
+    funding_rate_bps,
+    oi,
+    oi_chg_5m,
+    oi_chg_15m,
+    oi_chg_60m,
+    liq_long_usd,
+    liq_short_usd,
+    basis_bps,
+    taker_buy_ratio,
+    ret_5m,
+    ret_std_24h,
+    illiquidity,
+    funding_time,
+    oi_time,
+    oi_value_usd
+from features
