@@ -57,9 +57,10 @@ def test_small_data_without_optional_datasets(tmp_path: Path, dbt_paths):
     assert _query(wh, "select count(*) n from stg_binance__liquidations")["n"][0] == 0
     n = _query(wh, "select count(*) n from stg_binance__perp_klines_1m")["n"][0]
     assert n == 2 * 1440 - 7
-    # funding: the load window plus funding_lookback_days of history
+    # funding: the load window plus funding_lookback_days of history, up to and including the
+    # settlement stamped end_date (the last bar closes at end_date and may use it)
     f = _query(wh, "select min(funding_time) lo, max(funding_time) hi from stg_binance__funding_rates")
-    assert f["lo"][0] == pd.Timestamp("2025-02-20") and f["hi"][0] < pd.Timestamp("2025-03-03")
+    assert f["lo"][0] == pd.Timestamp("2025-02-20") and f["hi"][0] == pd.Timestamp("2025-03-03")
 
 
 def test_a_data_test_fails_on_bad_staged_data(tmp_path: Path, dbt_paths):

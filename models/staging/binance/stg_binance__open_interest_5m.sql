@@ -18,7 +18,8 @@ in_run as (
     from source
     where symbol in {{ symbol_list() }}
       and "timestamp" >= {{ load_start(1) }}
-      and "timestamp" < {{ load_end() }}
+      -- a stamp at end_date is still usable by the last bar, whose close is end_date (SPEC 2)
+      and "timestamp" < {{ load_end() }} + interval '1 minute'
 
 ),
 
