@@ -172,6 +172,8 @@ def _step_up(p: np.ndarray, by: bool) -> np.ndarray:
     c = float(np.sum(1.0 / ranks)) if by else 1.0
     adj = pv[order] * m * c / ranks
     adj = np.minimum.accumulate(adj[::-1])[::-1]
+    # q >= p holds exactly in theory (m * c / rank >= 1); p * m / m can round one ulp below p
+    adj = np.maximum(adj, pv[order])
     q = np.empty(m)
     q[order] = np.minimum(adj, 1.0)
     out[ok] = q

@@ -180,3 +180,12 @@ def test_candidate_statistics_counts_blocks_and_q():
     assert out.loc["c3", "n_events"] == 0 and np.isnan(out.loc["c3", "disc_mean_bps"])
     np.testing.assert_allclose(out.q_bh, bh_qvalues(out.disc_p_value.to_numpy()))
     assert np.isnan(out.loc["c2", "q_bh"]) and out.loc["c1", "q_bh"] < 1e-6
+
+
+def test_q_values_never_round_below_p():
+    # p * m / m is not always p in floating point; q >= p must hold exactly (a dbt test checks it)
+    rng = np.random.default_rng(3)
+    for m in (3, 7, 10, 49, 1024):
+        p = rng.uniform(0, 1, m)
+        assert (bh_qvalues(p) >= p).all()
+        assert (by_qvalues(p) >= bh_qvalues(p)).all()
