@@ -1,0 +1,160 @@
+"""Phase 2 on the generated sample market (lifthouse.sample): the planted hypotheses are found
+and a null market promotes (almost) nothing.
+
+Two levels:
+* kernel level (no dbt): the ground-truth episodes are the events, so the check isolates the
+  backtest + statistics + gates from the detectors;
+* pipeline level (dbt build, slow): event_registry -> phase2_trades -> phase2_candidate_results.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from lifthouse.backtest import Costs, Split, run_backtest
+from lifthouse.dbt import REPO_ROOT, run_dbt
+from lifthouse.promotion import Gates, build_candidate_results
+from lifthouse.stats import candidate_statistics
+
+generator = pytest.importorskip("lifthouse.sample.generator")
+
+START, END = "2025-01-01", "2025-03-01"
+SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+GATES = Gates()  # documented defaults: min 30 trades, q_bh <= 0.10
+SEEDS = REPO_ROOT / "seeds"
+
+
+@pytest.fixture(scope="module")
+def markets(tmp_path_factory) -> dict[str, Path]:
+    out = {}
+    for name, null in [("planted", False), ("null", True)]:
+        d = tmp_path_factory.mktemp(f"sample_{name}")
+        generator.generate(d, seed=7, null=null, symbols=SYMBOLS, start=START, end=END)
+        out[name] = d
+    return out
+
+
+def python_plan(symbols: list[str]) -> pd.DataFrame:
+    """The candidate grid from the seeds, expanded like models/marts/phase2/candidate_plan.sql."""
+    read = lambda n: pd.read_csv(SEEDS / f"{n}.csv", dtype=str, keep_default_na=False)  # noqa: E731
+    cond = read("candidate_conditions").replace("", None)
+    scopes = []
+    for rule in read("candidate_symbol_scopes").scope_rule:
+        scopes += ([(s, s) for s in symbols] if rule == "per_symbol"
+                   else [("pooled", ",".join(sorted(symbols)))])
+    rows = []
+    for et in read("candidate_event_types").event_type:
+        for c in cond.itertuples():
+            for h in read("candidate_horizons").horizon_min.astype(int):
+                for rule in read("candidate_direction_rules").direction_rule:
+                    for scope, listed in scopes:
+                        fam = f"{et}__h{h}__{rule}__{scope}"
+                        rows.append({
+                            "candidate_id": f"{et}__{c.condition}__h{h}__{rule}__{scope}",
+                            "family_id": fam,
+                            "twin_candidate_id": f"{et}__all__h{h}__{rule}__{scope}",
+                            "event_type": et, "condition": c.condition,
+                            "vol_condition": c.vol_condition, "carry_condition": c.carry_condition,
+                            "is_conditioned": c.condition != "all", "horizon_min": h,
+                            "direction_rule": rule, "symbol_scope": scope, "scope_symbols": listed})
+    return pd.DataFrame(rows)
+
+
+def _read(data_dir: Path, dataset: str, cols: str) -> pd.DataFrame:
+    glob = str(data_dir / dataset / "*" / "*.parquet")
+    return duckdb.sql(f"select {cols} from read_parquet('{glob}', hive_partitioning = true)"
+                      ).df()
+
+
+def truth_results(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Backtest the ground-truth episodes with the documented defaults."""
+    truth = json.loads((data_dir / "_sample" / "ground_truth.json").read_text())
+    ep = pd.DataFrame(truth["episodes"])
+    ep["detected_at"] = pd.to_datetime(ep["detected_at"])
+    ep["event_id"] = ep.event_type + ":" + ep.symbol + ":" + ep.detected_at.dt.strftime(
+        "%Y%m%dT%H%M")
+    ep["in_window"] = (ep.detected_at >= START) & (ep.detected_at < END)
+    bars = _read(data_dir, "um_klines_1m", "symbol, open_time, open, close")
+    bars = bars[(bars.open_time >= START) & (bars.open_time < END)]
+    funding = _read(data_dir, "um_funding_rate", "symbol, funding_time, funding_rate")
+    plan = python_plan(SYMBOLS)
+    split = Split(pd.Timestamp(START), pd.Timestamp(END), 0.7,
+                  max(240, int(plan.horizon_min.max())))
+    trades = run_backtest(ep, bars, funding, plan, Costs(), split)
+    stats = candidate_statistics(plan, trades, split.block_days())
+    # lift = conditioned minus twin discovery mean (the day-bootstrap CI lives in lift.py)
+    disc = stats.set_index("candidate_id")["disc_mean_bps"]
+    lift = pd.DataFrame({"candidate_id": plan.candidate_id,
+                         "lift_bps": (disc.loc[plan.candidate_id].to_numpy()
+                                      - disc.loc[plan.twin_candidate_id].to_numpy())})
+    lift["lift_ci_low"] = lift["lift_bps"]  # point estimate stands in for the CI here
+    results = build_candidate_results(plan, stats, lift[plan.is_conditioned.to_numpy()], GATES)
+    return results, trades, ep
+
+
+def planted_rows(results: pd.DataFrame, horizons=(60, 240)) -> pd.DataFrame:
+    keys = [("LIQUIDATION_CASCADE", "carry_pos", "fade"), ("liquidity_vacuum", "vol_high",
+                                                            "follow")]
+    m = np.zeros(len(results), dtype=bool)
+    for et, cond, rule in keys:
+        m |= ((results.event_type == et) & (results.condition == cond)
+              & (results.direction_rule == rule) & results.horizon_min.isin(horizons)
+              & (results.symbol_scope == "pooled")).to_numpy()
+    return results[m]
+
+
+@pytest.mark.slow
+def test_truth_events_planted_hypotheses_pass_the_gates(markets):
+    results, trades, _ = truth_results(markets["planted"])
+    planted = planted_rows(results)
+    assert len(planted) == 4
+    assert planted.passes_gates.all(), planted[["candidate_id", "disc_n", "disc_mean_bps",
+                                                "q_bh", "hold_mean_bps"]].to_string()
+    assert (planted.lift_bps > 0).all()
+    assert (planted.status == "promoted").all()
+
+
+@pytest.mark.slow
+def test_truth_events_null_market_promotes_at_most_the_nominal_fdr(markets):
+    results, trades, _ = truth_results(markets["null"])
+    eligible = results[results.gate_min_n]
+    assert len(eligible) >= 50  # the check has something to bite on
+    share = eligible.passes_gates.mean()
+    assert share <= GATES.q_max, eligible.loc[eligible.passes_gates, "candidate_id"].tolist()
+
+
+def _pipeline(data_dir: Path, tmp_path: Path) -> pd.DataFrame:
+    wh, target = tmp_path / "wh.duckdb", tmp_path / "target"
+    run_dbt(["build", "--select", "+phase2_candidate_results"], warehouse=wh, target_dir=target,
+            vars={"raw_dir": str(data_dir), "symbols": SYMBOLS, "start_date": START,
+                  "end_date": END})
+    with duckdb.connect(str(wh), read_only=True) as con:
+        return con.sql("select * from phase2_candidate_results").df()
+
+
+@pytest.mark.slow
+def test_pipeline_null_market_promotes_at_most_the_nominal_fdr(markets, tmp_path):
+    results = _pipeline(markets["null"], tmp_path)
+    eligible = results[results.gate_min_n]
+    assert len(eligible) >= 50
+    promoted = eligible.status.isin(["promoted", "fallback"])
+    assert promoted.mean() <= GATES.q_max, eligible.loc[promoted, "candidate_id"].tolist()
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason=(
+    "known gap (issue 6 report): the detectors fire on many non-planted bars whose after-cost "
+    "mean is negative, which dilutes the planted edge below the BH cut-off over 1024 "
+    "candidates; on the planted episodes alone the same candidates pass (test above)"))
+def test_pipeline_planted_hypotheses_promoted(markets, tmp_path):
+    results = _pipeline(markets["planted"], tmp_path)
+    planted = planted_rows(results)
+    assert len(planted) == 4
+    assert planted.status.eq("promoted").any(), planted[
+        ["candidate_id", "disc_n", "disc_mean_bps", "q_bh", "status_reason"]].to_string()
