@@ -1,10 +1,18 @@
 -- LIQUIDATION_CASCADE (SPEC 5): a large 5-minute move, |zmove_5m| >= var('cascade_zmove_min'),
--- with evidence of forced flow:
---   'liquidations'  where the symbol has liquidation data: the notional liquidated over those
---                   5 minutes >= var('cascade_liq_multiple') x the trailing mean 5-minute sum
---                   (mean over var('baseline_minutes') before the move; the median of sparse
---                   liquidations is 0, so a mean is the usable trailing level);
---   'open_interest' else, where OI exists: oi_chg_15m <= -var('cascade_oi_drop_pct') percent.
+-- with evidence of forced flow, by priority (exactly one source per bar, never "either"):
+--   'liquidations'  where the symbol has liquidation data for the trailing baseline: the bar's
+--                   trailing var('baseline_minutes') before the move hold liquidation coverage on
+--                   at least var('feature_min_coverage') of their minutes. Then the evidence is
+--                   the notional liquidated on the side the move forces out (a down move
+--                   liquidates longs = SELL orders, an up move shorts = BUY orders) over those 5
+--                   minutes >= var('cascade_liq_multiple') x the trailing mean 5-minute sum of all
+--                   liquidations (mean over the baseline before the move; the median of sparse
+--                   liquidations is 0, so a mean is the usable trailing level). Open interest is
+--                   NOT consulted for such a bar: an OI drop without a liquidation burst is not a
+--                   cascade where liquidations are observed.
+--   'open_interest' only where that liquidation baseline is missing (no liquidation data, or
+--                   its coverage starts inside the trailing window) and OI exists:
+--                   oi_chg_15m <= -var('cascade_oi_drop_pct') percent.
 -- Symbols with neither produce no cascades. Qualifying bars are merged into episodes with a
 -- cooldown (macro episode_starts); the event is stamped at the episode's first qualifying bar,
 -- the bar whose close confirms the move. Direction = sign of the 5-minute move.
@@ -22,6 +30,8 @@ with bars as (
         ret_5m,
         zmove_5m,
         oi_chg_15m,
+        liq_long_usd,
+        liq_short_usd,
         liq_long_usd + liq_short_usd as liq_usd
     from {{ ref('int_features_joined') }}
 
@@ -35,13 +45,15 @@ liquidation_windows as (
     select
         symbol,
         open_time,
-        sum(liq_usd) over (partition by symbol order by open_time
-            range between {{ lifthouse.minutes(4) }} preceding and current row) as liq_5m_usd,
+        sum(liq_long_usd) over w_move as liq_long_5m_usd,
+        sum(liq_short_usd) over w_move as liq_short_5m_usd,
         5 * avg(liq_usd) over w_before_move as liq_5m_baseline_usd,
         count(liq_usd) over w_before_move as n_liq_baseline
     from bars
     where liq_usd is not null
-    window w_before_move as (partition by symbol order by open_time
+    window w_move as (partition by symbol order by open_time
+        range between {{ lifthouse.minutes(4) }} preceding and current row),
+    w_before_move as (partition by symbol order by open_time
         range between {{ lifthouse.minutes(baseline + 4) }} preceding and {{ lifthouse.minutes(5) }} preceding)
 
 ),
@@ -50,7 +62,11 @@ with_liquidation_windows as (
 
     select
         bars.*,
-        liquidation_windows.liq_5m_usd,
+        -- the side the move forces out: longs (SELL) on a down move, shorts (BUY) on an up move
+        case
+            when bars.ret_5m < 0 then liquidation_windows.liq_long_5m_usd
+            when bars.ret_5m > 0 then liquidation_windows.liq_short_5m_usd
+        end as liq_5m_usd,
         liquidation_windows.liq_5m_baseline_usd,
         liquidation_windows.n_liq_baseline
     from bars
@@ -64,11 +80,19 @@ evidence as (
 
     select
         *,
-        n_liq_baseline >= {{ var('feature_min_coverage') | float }} * {{ baseline }}
+        has_liquidation_baseline
             and liq_5m_usd > 0
             and liq_5m_usd >= {{ liq_multiple }} * liq_5m_baseline_usd as has_liquidation_evidence,
-        oi_chg_15m <= -{{ oi_drop }} as has_oi_evidence
-    from with_liquidation_windows
+        -- open interest is the fallback only where no liquidation baseline exists
+        not has_liquidation_baseline
+            and oi_chg_15m <= -{{ oi_drop }} as has_oi_evidence
+    from (
+        select
+            *,
+            coalesce(n_liq_baseline >= {{ var('feature_min_coverage') | float }} * {{ baseline }}, false)
+                as has_liquidation_baseline
+        from with_liquidation_windows
+    ) as covered
 
 ),
 

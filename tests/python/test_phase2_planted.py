@@ -129,18 +129,35 @@ def test_truth_events_null_market_promotes_at_most_the_nominal_fdr(markets):
     assert share <= GATES.q_max, eligible.loc[eligible.passes_gates, "candidate_id"].tolist()
 
 
-def _pipeline(data_dir: Path, tmp_path: Path) -> pd.DataFrame:
-    wh, target = tmp_path / "wh.duckdb", tmp_path / "target"
-    run_dbt(["build", "--select", "+phase2_candidate_results"], warehouse=wh, target_dir=target,
-            vars={"raw_dir": str(data_dir), "symbols": SYMBOLS, "start_date": START,
-                  "end_date": END})
-    with duckdb.connect(str(wh), read_only=True) as con:
-        return con.sql("select * from phase2_candidate_results").df()
+@pytest.fixture(scope="module")
+def pipelines(markets, tmp_path_factory) -> dict[str, dict[str, pd.DataFrame]]:
+    """One dbt build per market (the slow part, ~20-30 s each), shared by the pipeline tests."""
+    out = {}
+    for name, data_dir in markets.items():
+        base = tmp_path_factory.mktemp(f"pipeline_{name}")
+        wh = base / "wh.duckdb"
+        run_dbt(["build", "--select", "+phase2_candidate_results"], warehouse=wh,
+                target_dir=base / "target",
+                vars={"raw_dir": str(data_dir), "symbols": SYMBOLS, "start_date": START,
+                      "end_date": END})
+        with duckdb.connect(str(wh), read_only=True) as con:
+            out[name] = {"results": con.sql("select * from phase2_candidate_results").df(),
+                         "events": con.sql("select * from event_registry where in_window").df()}
+    return out
+
+
+def _planted_match(events: pd.DataFrame, data_dir: Path) -> pd.Series:
+    """True for events stamped exactly at a planted episode's detected_at (same symbol, type)."""
+    truth = json.loads((data_dir / "_sample" / "ground_truth.json").read_text())
+    ep = pd.DataFrame(truth["episodes"])
+    keys = set(zip(ep.event_type, ep.symbol, pd.to_datetime(ep.detected_at)))
+    return pd.Series([k in keys for k in zip(events.event_type, events.symbol,
+                                             events.detected_at)], index=events.index)
 
 
 @pytest.mark.slow
-def test_pipeline_null_market_promotes_at_most_the_nominal_fdr(markets, tmp_path):
-    results = _pipeline(markets["null"], tmp_path)
+def test_pipeline_null_market_promotes_at_most_the_nominal_fdr(pipelines):
+    results = pipelines["null"]["results"]
     eligible = results[results.gate_min_n]
     assert len(eligible) >= 50
     promoted = eligible.status.isin(["promoted", "fallback"])
@@ -148,13 +165,50 @@ def test_pipeline_null_market_promotes_at_most_the_nominal_fdr(markets, tmp_path
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason=(
-    "known gap (issue 6 report): the detectors fire on many non-planted bars whose after-cost "
-    "mean is negative, which dilutes the planted edge below the BH cut-off over 1024 "
-    "candidates; on the planted episodes alone the same candidates pass (test above)"))
-def test_pipeline_planted_hypotheses_promoted(markets, tmp_path):
-    results = _pipeline(markets["planted"], tmp_path)
+def test_pipeline_cascades_are_the_planted_ones(pipelines, markets):
+    """Where liquidations exist (the sample has them on every symbol), a cascade needs a
+    liquidation burst on the forced side; open interest is no fallback there. So the detector
+    fires on the planted cascades and on nothing else."""
+    ev = pipelines["planted"]["events"]
+    casc = ev[ev.event_type == "LIQUIDATION_CASCADE"]
+    assert len(casc) >= 100
+    assert set(casc.evidence) == {"liquidations"}
+    planted = _planted_match(casc, markets["planted"])
+    assert planted.all(), casc.loc[~planted, "event_id"].tolist()[:20]
+
+
+@pytest.mark.slow
+def test_pipeline_planted_cascades_promoted(pipelines):
+    results = pipelines["planted"]["results"]
     planted = planted_rows(results)
-    assert len(planted) == 4
-    assert planted.status.eq("promoted").any(), planted[
+    casc = planted[planted.event_type == "LIQUIDATION_CASCADE"]
+    assert len(casc) == 2
+    assert casc.status.eq("promoted").all(), casc[
+        ["candidate_id", "disc_n", "disc_mean_bps", "q_bh", "hold_mean_bps", "lift_ci_low",
+         "status_reason"]].to_string()
+    # nothing outside the planted hypotheses is promoted: every promotion is a cascade fade
+    # conditioned on carry_pos (alone or with a vol state) or a vacuum follow conditioned on
+    # vol_high, and no family falls back to its unconditioned rule
+    won = results[results.status.isin(["promoted", "fallback"])]
+    ok = (((won.event_type == "LIQUIDATION_CASCADE") & (won.direction_rule == "fade")
+           & (won.carry_condition == "carry_pos"))
+          | ((won.event_type == "liquidity_vacuum") & (won.direction_rule == "follow")
+             & (won.vol_condition == "vol_high")))
+    assert ok.all() and (won.status == "promoted").all(), won.loc[~ok, "candidate_id"].tolist()
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "known gap: the sample generator fires ~3x more natural liquidity vacuums per day than the "
+    "real data (255 natural vs 164 planted in the default sample; real 0.3-0.6 per symbol and "
+    "day): its volume lacks the post-shock excitation of real 1m volume, so bars after a shock "
+    "look thin (P(3 thin bars | shock) 0.28-0.30 vs 0.07-0.11 real). Their after-cost mean "
+    "(-9 bp at h60) dilutes the planted vol_high follow edge below the BH cut-off. See "
+    "docs/phase2.md, results"))
+def test_pipeline_planted_vacuums_promoted(pipelines):
+    results = pipelines["planted"]["results"]
+    planted = planted_rows(results)
+    vac = planted[planted.event_type == "liquidity_vacuum"]
+    assert len(vac) == 2
+    assert vac.status.eq("promoted").all(), vac[
         ["candidate_id", "disc_n", "disc_mean_bps", "q_bh", "status_reason"]].to_string()
