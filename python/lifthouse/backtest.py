@@ -253,7 +253,8 @@ def walk_positions(det_us: np.ndarray, exit_us: np.ndarray, leg_status: np.ndarr
 
 
 def run_backtest(events: pd.DataFrame, bars: pd.DataFrame, funding: pd.DataFrame,
-                 candidates: pd.DataFrame, costs: Costs, split: Split) -> pd.DataFrame:
+                 candidates: pd.DataFrame, costs: Costs, split: Split, *,
+                 ignore_condition_filter: bool = False) -> pd.DataFrame:
     """All considered (candidate, event) rows with their trade status and PnL (TRADE_COLUMNS).
 
     events: event_id, event_type, symbol, detected_at, direction (+1/-1), vol_regime,
@@ -263,6 +264,9 @@ def run_backtest(events: pd.DataFrame, bars: pd.DataFrame, funding: pd.DataFrame
     funding: symbol, funding_time, funding_rate (decimal).
     candidates: candidate_id, event_type, vol_condition, carry_condition (null = any),
         horizon_min, direction_rule (follow|fade), symbol_scope (+ optional scope_symbols).
+    ignore_condition_filter: FAULT INJECTION for tests only (dbt var
+        fault_ignore_condition_filter): conditions are ignored, so every conditioned candidate
+        takes all of its twin's events - the broken filter the SPEC 9 sanity checks must catch.
     """
     ev = events.loc[events["in_window"].fillna(False).astype(bool)].copy()
     ev = ev.sort_values(["symbol", "detected_at", "event_id"], kind="stable").reset_index(drop=True)
@@ -298,9 +302,9 @@ def run_backtest(events: pd.DataFrame, bars: pd.DataFrame, funding: pd.DataFrame
         key = (etype, vc, cc, h, s)
         if key not in walked:
             m = (ev_type == etype) & (ev_sym == s)
-            if vc is not None:
+            if vc is not None and not ignore_condition_filter:
                 m &= ev_vol == vc
-            if cc is not None:
+            if cc is not None and not ignore_condition_filter:
                 m &= ev_carry == cc
             idx = np.flatnonzero(m)  # already sorted by detected_at within the symbol
             j = h_index[h]

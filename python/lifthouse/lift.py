@@ -111,9 +111,9 @@ def day_draws(rng: np.random.Generator, n_days: int, n_boot: int) -> np.ndarray:
     """(n_boot, n_days) float matrix: how often each day is drawn when n_days days are drawn
     with replacement (a multinomial draw, built from uniform integer picks)."""
     idx = rng.integers(0, n_days, size=(n_boot, n_days))
-    flat = idx + (np.arange(n_boot, dtype=np.int64) * n_days)[:, None]
-    return np.bincount(flat.ravel(), minlength=n_boot * n_days).reshape(n_boot, n_days
-                                                                        ).astype(np.float64)
+    idx += (np.arange(n_boot, dtype=idx.dtype) * n_days)[:, None]   # row b -> bins of row b
+    counts = np.bincount(idx.ravel(), minlength=n_boot * n_days).reshape(n_boot, n_days)
+    return counts.astype(np.float64)
 
 
 def _day_agg(universe: np.ndarray, days: np.ndarray, values: np.ndarray
@@ -185,8 +185,13 @@ def _day_numbers(s: pd.Series) -> np.ndarray:
 
 
 def _obj(s: pd.Series) -> np.ndarray:
-    return np.array([None if (v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)))
-                     else str(v) for v in s], dtype=object)
+    """Object array of ``str`` with ``None`` for missing values (None, NaN, NA). Vectorised:
+    iterating an Arrow-backed string column element by element is the slow path."""
+    s = s if isinstance(s, pd.Series) else pd.Series(s, dtype=object)
+    a = s.to_numpy(dtype=object, na_value=None)
+    if not isinstance(s.dtype, pd.StringDtype):   # object columns may hold non-str values
+        a = np.array([v if v is None or type(v) is str else str(v) for v in a], dtype=object)
+    return a
 
 
 def traded_by_candidate(trades: pd.DataFrame) -> dict[str, _Trades]:
@@ -218,11 +223,15 @@ def traded_by_candidate(trades: pd.DataFrame) -> dict[str, _Trades]:
 
 def _plan_frame(plan: pd.DataFrame) -> pd.DataFrame:
     p = plan.copy()
-    for c in ("vol_condition", "carry_condition"):   # keep None (pandas 3 would infer str/NaN)
-        p[c] = pd.Series(_obj(p[c]), dtype=object, index=p.index)
+    # plain object columns: keep None (pandas 3 would infer str/NaN), and filtering object
+    # columns is much faster than Arrow-backed strings
+    for c in ("vol_condition", "carry_condition", "family_id", "event_type", "condition",
+              "direction_rule", "symbol_scope"):
+        if c in p.columns:
+            p[c] = pd.Series(_obj(p[c]), dtype=object, index=p.index)
     p["is_conditioned"] = p["is_conditioned"].astype(bool)
-    p["candidate_id"] = p["candidate_id"].astype(str)
-    p["twin_candidate_id"] = p["twin_candidate_id"].astype(str)
+    for c in ("candidate_id", "twin_candidate_id"):
+        p[c] = pd.Series(p[c].astype(str).to_numpy(dtype=object), dtype=object, index=p.index)
     return p.sort_values("candidate_id", kind="mergesort").reset_index(drop=True)
 
 
@@ -459,16 +468,21 @@ def _rollup_row(key: str, members: list, by_cand, params: LiftParams) -> dict:
     return r
 
 
-def rollups(plan: pd.DataFrame, trades: pd.DataFrame, params: LiftParams = LiftParams()
-            ) -> pd.DataFrame:
+def rollups(plan: pd.DataFrame, trades: pd.DataFrame, params: LiftParams = LiftParams(),
+            lift: pd.DataFrame | None = None,
+            by_cand: dict[str, _Trades] | None = None) -> pd.DataFrame:
     """Roll-up rows (columns ROLLUP_COLUMNS + q/verdict):
     - row_type 'rollup': per (event_type, condition), the average over horizons of the
       roll-up-scope candidates that use each horizon's edge rule;
     - row_type 'rollup_rule': per (event_type, condition, direction_rule), the average over
       horizons of that rule's candidates (transparency; follow = -fade by construction).
-    q-values are BH within each row_type."""
+    q-values are BH within each row_type.
+
+    ``lift``: the candidate lift table of the same plan and trades (``candidate_lift``), used
+    for the zero-lift flag; computed here (point estimates only) when not given. ``by_cand``:
+    ``traded_by_candidate(trades)`` when the caller already has it."""
     p = _plan_frame(plan)
-    by_cand = traded_by_candidate(trades)
+    by_cand = traded_by_candidate(trades) if by_cand is None else by_cand
     edges = edge_rules(p, trades, by_cand)
     rows = []
     for et in sorted(set(p["event_type"].astype(str))):
@@ -479,13 +493,12 @@ def rollups(plan: pd.DataFrame, trades: pd.DataFrame, params: LiftParams = LiftP
         edge = {int(h): r for h, r in zip(e["horizon_min"], e["edge_rule"]) if r is not None}
         c = p.loc[(p["event_type"] == et) & (p["symbol_scope"] == scope) & p["is_conditioned"]]
         for cond in sorted(set(c["condition"].astype(str))):
-            cc = c.loc[c["condition"] == cond].sort_values(["horizon_min", "direction_rule"])
+            cc = list(c.loc[c["condition"] == cond].sort_values(["horizon_min", "direction_rule"]
+                                                                 ).itertuples(index=False))
             groups = [("rollup", "edge",
-                       [m for m in cc.itertuples(index=False)
-                        if edge.get(int(m.horizon_min)) == m.direction_rule])]
-            for rule in sorted(set(cc["direction_rule"].astype(str))):
-                groups.append(("rollup_rule", rule,
-                               [m for m in cc.itertuples(index=False) if m.direction_rule == rule]))
+                       [m for m in cc if edge.get(int(m.horizon_min)) == m.direction_rule])]
+            for rule in sorted({str(m.direction_rule) for m in cc}):
+                groups.append(("rollup_rule", rule, [m for m in cc if m.direction_rule == rule]))
             for row_type, rule, members in groups:
                 if not members:
                     continue
@@ -500,7 +513,9 @@ def rollups(plan: pd.DataFrame, trades: pd.DataFrame, params: LiftParams = LiftP
     out = pd.DataFrame(rows, columns=[c for c in ROLLUP_COLUMNS if c != "flag"])
     # flag: probable bug when the event type's conditioned lifts are all exactly 0 (or the
     # filter does nothing), or when a roll-up lift with data is exactly 0
-    zero = zero_lift_event_types(candidate_lift(plan, trades, LiftParams(n_boot=0)))
+    if lift is None:
+        lift = candidate_lift(plan, trades, LiftParams(n_boot=0))
+    zero = zero_lift_event_types(lift)
     flags = []
     for r in out.itertuples(index=False):
         f = []
@@ -555,10 +570,168 @@ def fallback_rates(results: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------------
+# the pre-registered questions (SPEC 0): confirmatory, Holm-adjusted
+# --------------------------------------------------------------------------------------------
+
+QUESTION_COLUMNS = ["question_id", "event_type", "condition", "question"]
+FALLBACK_QUESTION_ID = "Q3"   # SPEC 0 question 3; reserved, a seed question may not use it
+FALLBACK_QUESTION = "What is the overall fallback promotion rate?"
+
+
+def holm_adjust(p: np.ndarray | pd.Series) -> np.ndarray:
+    """Holm step-down adjusted p-values (family-wise error) over the finite p-values; NaN
+    elsewhere. Sorted ascending p_(1) <= ... <= p_(m): adj_(i) = max_{j <= i} min(1,
+    (m - j + 1) p_(j)). Ties keep their input order (stable sort), which cannot change a
+    value."""
+    p = np.asarray(p, dtype=float)
+    out = np.full(len(p), np.nan)
+    idx = np.flatnonzero(np.isfinite(p))
+    m = len(idx)
+    if m == 0:
+        return out
+    order = idx[np.argsort(p[idx], kind="mergesort")]
+    scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out[order] = np.maximum.accumulate(scaled)
+    return out
+
+
+def _bps(x: float) -> str:
+    return f"{x:.2f}"
+
+
+def _pv(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def _missing_rollup_reason(plan: pd.DataFrame, lift: pd.DataFrame, et: str, cond: str) -> str:
+    """Why (event_type, condition) has no roll-up row, in words."""
+    head = f"no roll-up row for ({et}, {cond})"
+    p = _plan_frame(plan)
+    p_et = p.loc[p["event_type"].astype(str) == et]
+    if p_et.empty:
+        return f"{head}: event type not in the candidate plan"
+    if not (p_et["condition"].astype(str) == cond).any():
+        return f"{head}: condition not in the candidate plan for this event type"
+    scope = rollup_scope(p, et)
+    if scope is None:
+        return f"{head}: the plan has no roll-up scope for it (no pooled scope)"
+    l_et = lift.loc[lift["event_type"].astype(str) == et] if len(lift) else lift
+    if len(l_et) == 0 or int(l_et["n_twin"].sum()) == 0:
+        return f"{head}: no traded {et} trades in this run (no events of this type?)"
+    return (f"{head}: no horizon has discovery-block trades of the unconditioned {scope} "
+            "rule, so no edge rule could be chosen")
+
+
+def question_rows(questions: pd.DataFrame | None, roll: pd.DataFrame, fallback: pd.DataFrame,
+                  plan: pd.DataFrame, lift: pd.DataFrame, params: LiftParams) -> pd.DataFrame:
+    """One 'question' row per pre-registered question, the run's answers (docs/lift.md):
+
+    - per row of ``questions`` (question_id, event_type, condition, question): the numbers of
+      the matching 'rollup' row (edge rule), its p-value Holm-adjusted across the questions of
+      the run that have enough data (``lift_p_holm``; confirmatory, unlike the exploratory BH
+      q of the roll-ups), and verdict improves / hurts / inconclusive with ``verdict_reason``;
+      a question without a roll-up row is inconclusive with the reason;
+    - row ``Q3``: the overall fallback promotion rate (the 'all' row of ``fallback``).
+    ``detail`` holds the question text."""
+    q = pd.DataFrame(columns=QUESTION_COLUMNS) if questions is None else questions
+    missing = [c for c in QUESTION_COLUMNS if c not in q.columns]
+    if missing:
+        raise ValueError(f"lift questions need the columns {QUESTION_COLUMNS}; missing {missing}")
+    q = pd.DataFrame({c: [str(v) for v in q[c]] for c in QUESTION_COLUMNS}, dtype=object)
+    if (q["question_id"] == FALLBACK_QUESTION_ID).any():
+        raise ValueError(f"question_id {FALLBACK_QUESTION_ID} is reserved for the fallback "
+                         "promotion rate (SPEC 0); number lift questions Q1, Q2, Q4, ...")
+    if q["question_id"].duplicated().any():
+        raise ValueError("duplicate question_id in the lift questions")
+    q = q.sort_values("question_id", kind="mergesort").reset_index(drop=True)
+    r = roll.loc[roll["row_type"] == "rollup"] if len(roll) else roll
+    by_key = {(str(a), str(b)): row for a, b, row in
+              zip(r.get("event_type", []), r.get("condition", []),
+                  r.to_dict("records") if len(r) else [])}
+    carry = ["event_type", "condition", "direction_rule", "symbol_scope", "n_horizons",
+             "horizons", "edge_rules", "n_cond", "n_cond_days", "n_twin", "n_complement",
+             "n_boot_days", "n_boot_valid", "mean_cond_bps", "mean_twin_bps",
+             "mean_complement_bps", "lift_bps", "lift_ci_low", "lift_ci_high", "lift_p_value",
+             "lift_vs_complement_bps", "lift_vs_complement_ci_low",
+             "lift_vs_complement_ci_high", "lift_vs_complement_p_value", "flag"]
+    rows, no_rollup = [], []
+    for x in q.itertuples(index=False):
+        row = dict(row_type="question", row_key=x.question_id, event_type=x.event_type,
+                   condition=x.condition, detail=x.question)
+        src = by_key.get((x.event_type, x.condition))
+        if src is not None:
+            row.update({c: src.get(c) for c in carry if c not in row})
+        no_rollup.append(None if src is not None else
+                         _missing_rollup_reason(plan, lift, x.event_type, x.condition))
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=["row_type", "row_key", "detail"] + carry)
+    if len(out):
+        n = out["n_cond"].astype(float).fillna(0)
+        days = out["n_cond_days"].astype(float).fillna(0)
+        enough = ((n >= params.min_n) & (days >= params.min_days)).to_numpy()
+        out["lift_p_holm"] = holm_adjust(np.where(enough, out["lift_p_value"].astype(float),
+                                                  np.nan))
+        verdict, reason = [], []
+        for x, missing in zip(out.to_dict("records"), no_rollup):
+            v, why = ("inconclusive", missing) if missing else _question_verdict(x, params)
+            verdict.append(v)
+            reason.append(why)
+        out["verdict"], out["verdict_reason"] = verdict, reason
+    all_fb = fallback.loc[fallback["row_key"] == "all"] if len(fallback) else fallback
+    fb_row = dict(row_type="question", row_key=FALLBACK_QUESTION_ID, detail=FALLBACK_QUESTION)
+    if len(all_fb):
+        a = all_fb.iloc[0].to_dict()
+        for c in ("n_promoted", "n_fallback", "n_promotions", "fallback_rate", "n_families",
+                  "n_families_promoted", "n_families_fallback", "fallback_rate_families"):
+            fb_row[c] = a.get(c)
+        rate = a.get("fallback_rate")
+        fb_row["verdict_reason"] = (
+            f"fallback rate {100 * float(rate):.1f}%: {a.get('detail')}"
+            if rate is not None and np.isfinite(float(rate)) else str(a.get("detail")))
+    else:
+        fb_row["verdict_reason"] = "n/a: no fallback_rate row"
+    return pd.concat([out, pd.DataFrame([fb_row])], ignore_index=True) if len(out) else \
+        pd.DataFrame([fb_row])
+
+
+def _question_verdict(x: dict, params: LiftParams) -> tuple[str, str]:
+    """improves / hurts / inconclusive for one question row, and the reason in words."""
+    def num(c: str) -> float:
+        v = x.get(c)
+        return np.nan if v is None or pd.isna(v) else float(v)
+
+    n, days = num("n_cond"), num("n_cond_days")
+    lift, lo, hi, ph = num("lift_bps"), num("lift_ci_low"), num("lift_ci_high"), num("lift_p_holm")
+    a = params.alpha
+    flag = x.get("flag")
+    if isinstance(flag, str) and flag:
+        return "inconclusive", flag
+    if not n >= params.min_n:
+        return "inconclusive", (f"n = {int(n) if np.isfinite(n) else 0} conditioned events "
+                                f"< lift_min_n = {params.min_n}")
+    if not days >= params.min_days:
+        return "inconclusive", (f"{int(days)} days with conditioned events < lift_min_days = "
+                                f"{params.min_days}")
+    if not np.isfinite(lift):
+        return "inconclusive", "lift undefined (the twin has no traded trades)"
+    if not (np.isfinite(lo) and np.isfinite(hi) and np.isfinite(ph)):
+        return "inconclusive", "no CI: too few valid bootstrap draws"
+    ci = f"CI [{_bps(lo)}, {_bps(hi)}]"
+    if lo > 0 and ph <= a:
+        return "improves", f"{ci} above 0, Holm p = {_pv(ph)} <= {a:g}"
+    if hi < 0 and ph <= a:
+        return "hurts", f"{ci} below 0, Holm p = {_pv(ph)} <= {a:g}"
+    if lo <= 0 <= hi:
+        return "inconclusive", f"{ci} contains 0, Holm p = {_pv(ph)}"
+    side = "above" if lo > 0 else "below"
+    return "inconclusive", f"{ci} {side} 0 but Holm p = {_pv(ph)} > {a:g}"
+
+
+# --------------------------------------------------------------------------------------------
 # lift_summary (the final mart)
 # --------------------------------------------------------------------------------------------
 
-ROW_TYPES = ("candidate", "rollup", "rollup_rule", "fallback_rate", "sanity")
+ROW_TYPES = ("question", "candidate", "rollup", "rollup_rule", "fallback_rate", "sanity")
 
 SUMMARY_COLUMNS = [
     "row_num", "row_type", "row_key",
@@ -566,7 +739,7 @@ SUMMARY_COLUMNS = [
     "candidate_id", "twin_candidate_id", "n_horizons", "horizons", "edge_rules",
     "n_cond", "n_cond_days", "n_twin", "n_complement", "n_boot_days", "n_boot_valid",
     "mean_cond_bps", "mean_twin_bps", "mean_complement_bps",
-    "lift_bps", "lift_ci_low", "lift_ci_high", "lift_p_value", "lift_q_bh",
+    "lift_bps", "lift_ci_low", "lift_ci_high", "lift_p_value", "lift_q_bh", "lift_p_holm",
     "lift_vs_complement_bps", "lift_vs_complement_ci_low", "lift_vs_complement_ci_high",
     "lift_vs_complement_p_value", "lift_vs_complement_q_bh",
     "verdict", "verdict_reason", "flag", "status", "status_reason",
@@ -579,7 +752,7 @@ _INT_COLUMNS = ["row_num", "horizon_min", "n_horizons", "n_cond", "n_cond_days",
                 "n_complement", "n_boot_days", "n_boot_valid", "n_promoted", "n_fallback",
                 "n_promotions", "n_families", "n_families_promoted", "n_families_fallback"]
 _FLOAT_COLUMNS = ["mean_cond_bps", "mean_twin_bps", "mean_complement_bps", "lift_bps",
-                  "lift_ci_low", "lift_ci_high", "lift_p_value", "lift_q_bh",
+                  "lift_ci_low", "lift_ci_high", "lift_p_value", "lift_q_bh", "lift_p_holm",
                   "lift_vs_complement_bps", "lift_vs_complement_ci_low",
                   "lift_vs_complement_ci_high", "lift_vs_complement_p_value",
                   "lift_vs_complement_q_bh", "fallback_rate", "fallback_rate_families",
@@ -587,11 +760,13 @@ _FLOAT_COLUMNS = ["mean_cond_bps", "mean_twin_bps", "mean_complement_bps", "lift
 
 
 def lift_summary(plan: pd.DataFrame, trades: pd.DataFrame, lift: pd.DataFrame,
-                 results: pd.DataFrame | None, params: LiftParams = LiftParams()
-                 ) -> pd.DataFrame:
-    """The final table: candidate rows (lift + q + verdict + phase-2 status), roll-ups,
-    fallback rates and sanity checks, with the stable column set SUMMARY_COLUMNS, ordered by
-    (row_type in ROW_TYPES order, row_key) and numbered by row_num. No rounding."""
+                 results: pd.DataFrame | None, params: LiftParams = LiftParams(),
+                 questions: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The final table: the answers to the pre-registered questions (``questions``, the seed
+    lift_questions, plus the fallback-rate question), candidate rows (lift + q + verdict +
+    phase-2 status), roll-ups, fallback rates and sanity checks, with the stable column set
+    SUMMARY_COLUMNS, ordered by (row_type in ROW_TYPES order, row_key) and numbered by row_num.
+    No rounding."""
     from lifthouse.sanity import sanity_checks
 
     cand = verdicts(lift, params)
@@ -605,7 +780,7 @@ def lift_summary(plan: pd.DataFrame, trades: pd.DataFrame, lift: pd.DataFrame,
     cand["row_type"] = "candidate"
     cand["row_key"] = cand["candidate_id"]
 
-    roll = rollups(plan, trades, params)
+    roll = rollups(plan, trades, params, lift=lift)
     roll["row_key"] = (roll["event_type"] + "|" + roll["condition"] + "|"
                        + roll["direction_rule"])
 
@@ -622,7 +797,9 @@ def lift_summary(plan: pd.DataFrame, trades: pd.DataFrame, lift: pd.DataFrame,
     san["row_type"] = "sanity"
     san["row_key"] = san["check_name"] + "|" + san["check_scope"]
 
-    frames = [f for f in (cand, roll, fb, san) if len(f)]
+    quest = question_rows(questions, roll, fb, plan, lift, params)
+
+    frames = [f for f in (quest, cand, roll, fb, san) if len(f)]
     out = pd.concat([f.reindex(columns=[c for c in SUMMARY_COLUMNS if c in f.columns])
                      for f in frames], ignore_index=True)
     out = out.reindex(columns=SUMMARY_COLUMNS)

@@ -97,29 +97,6 @@ def apply_gates(results: pd.DataFrame, gates: Gates) -> pd.DataFrame:
     return r
 
 
-def fallback_rate(results: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
-    """Fallback promotion rate = fallback / (promoted + fallback), overall or per ``by`` column.
-    Also reports families with any promotion and the family-level rate."""
-    keys = [by] if by else []
-    r = results.assign(_all="all")
-    grp = keys or ["_all"]
-    rows = []
-    for key, g in r.groupby(grp, sort=True):
-        n_prom = int((g["status"] == "promoted").sum())
-        n_fb = int((g["status"] == "fallback").sum())
-        fam_prom = set(g.loc[g["status"] == "promoted", "family_id"])
-        fam_fb = set(g.loc[g["status"] == "fallback", "family_id"])
-        n_fam = len(fam_prom | fam_fb)
-        rows.append({
-            (by or "scope"): key[0] if isinstance(key, tuple) else key,
-            "n_promoted": n_prom, "n_fallback": n_fb,
-            "fallback_rate": n_fb / (n_prom + n_fb) if n_prom + n_fb else np.nan,
-            "n_families_promoted": n_fam,
-            "family_fallback_rate": len(fam_fb) / n_fam if n_fam else np.nan,
-        })
-    return pd.DataFrame(rows)
-
-
 LIFT_COLUMNS = ("lift_bps", "lift_ci_low", "lift_ci_high")
 
 

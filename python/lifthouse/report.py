@@ -4,8 +4,9 @@ Rendered only from the exported tables (``data/reports/...``), never from the wa
 report can be regenerated while the warehouse is locked. Rendering is pure (frames -> markdown);
 figures use matplotlib's Agg backend with fixed metadata so the PNGs are reproducible.
 
-Verdicts follow the numbers, not the hypothesis: a roll-up lift whose CI lies above 0 is "yes",
-below 0 is "no", anything else (CI spans 0, too few trades, no CI) is "inconclusive".
+The answers are rendered, never decided, here: they come from the row_type 'question' rows of
+``lift_summary`` (one verdict per question, decided by ``lifthouse.lift.question_rows``), mapped
+improves -> yes, hurts -> no, inconclusive -> inconclusive.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 
 from lifthouse.export import ExportLayout, atomic_write_bytes
+from lifthouse.lift import FALLBACK_QUESTION_ID
 
 DEFAULT_MIN_N = 10      # dbt var lift_min_n
 DEFAULT_MIN_DAYS = 5    # dbt var lift_min_days
@@ -27,21 +29,8 @@ STATE_ORDER = ("all", "vol_low", "vol_mid", "vol_high", "carry_neg", "carry_neut
 PROMOTED_STATUSES = ("promoted", "fallback")
 
 
-@dataclass(frozen=True)
-class Question:
-    key: str
-    event_type: str
-    condition: str
-
-    @property
-    def text(self) -> str:
-        return f"Does `{self.condition}` improve `{self.event_type}`?"
-
-
-QUESTIONS = (
-    Question("Q1", "LIQUIDATION_CASCADE", "carry_pos"),
-    Question("Q2", "liquidity_vacuum", "vol_high"),
-)
+# lift_summary verdict -> the answer's word
+ANSWER_WORDS = {"improves": "yes", "hurts": "no", "inconclusive": "inconclusive"}
 
 
 @dataclass
@@ -68,7 +57,6 @@ class ReportMeta:
     min_n: int = DEFAULT_MIN_N
     min_days: int = DEFAULT_MIN_DAYS
     ci_level: float | None = None     # e.g. 0.95 (1 - lift_alpha)
-    q_max: float | None = None        # lift_q_max: the model's multiple-testing bar
     lookback_days: int | None = None
     synthetic: bool = False
     manifest_path: str | None = None
@@ -86,28 +74,6 @@ def _num(x: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return None if math.isnan(v) else v
-
-
-def decide_verdict(n: Any, lift: Any, ci_low: Any, ci_high: Any, min_n: int = DEFAULT_MIN_N,
-                   n_days: Any = None, min_days: int = 0) -> tuple[str, str]:
-    """('yes' | 'no' | 'inconclusive', reason) from a lift, its CI and its n (and days)."""
-    n_, lift_, lo, hi = _num(n), _num(lift), _num(ci_low), _num(ci_high)
-    if n_ is None or n_ == 0:
-        return "inconclusive", "no conditioned events"
-    if n_ < min_n:
-        return "inconclusive", f"n too small ({int(n_)} conditioned events < {min_n})"
-    days = _num(n_days)
-    if days is not None and days < min_days:
-        return "inconclusive", f"too few days ({int(days)} days with conditioned events < {min_days})"
-    if lift_ is None or lo is None or hi is None:
-        return "inconclusive", "no lift or CI was computed"
-    if lift_ == 0 and lo == 0 and hi == 0:
-        return "inconclusive", "lift and CI are exactly 0: probable bug in the comparison"
-    if lo > 0:
-        return "yes", "the CI lies entirely above 0"
-    if hi < 0:
-        return "no", "the CI lies entirely below 0: the condition hurts"
-    return "inconclusive", "the CI spans 0"
 
 
 def fmt_bps(x: Any, digits: int = 2) -> str:
@@ -187,80 +153,46 @@ def _get(row: pd.Series | dict, *names: str) -> Any:
 
 @dataclass
 class Answer:
-    question: Question
-    found: bool
-    n_cond: Any = None
-    n_twin: Any = None
-    mean_cond: Any = None
-    mean_twin: Any = None
-    lift: Any = None
-    ci_low: Any = None
-    ci_high: Any = None
-    p_value: Any = None
-    q_value: Any = None
-    model_verdict: Any = None
-    model_reason: Any = None
-    scope: str = ""
-    verdict: str = "inconclusive"
-    reason: str = ""
+    """One answer as lift_summary's question row states it (``row``: that row's values)."""
+
+    key: str
+    text: str
+    kind: str                 # "lift" (does a condition improve an event?) | "fallback_rate"
+    verdict: str              # lift: yes | no | inconclusive; fallback_rate: the rate or n/a
+    reason: str
+    row: dict = field(default_factory=dict)
+
+    @property
+    def found(self) -> bool:
+        """The question has a roll-up behind it (numbers to show)."""
+        return self.kind == "lift" and _num(self.row.get("lift_bps")) is not None
 
 
-def answer_question(lift_summary: pd.DataFrame, q: Question, min_n: int = DEFAULT_MIN_N,
-                    min_days: int = 0) -> Answer:
-    roll = _rows(lift_summary, "rollup")
-    if not roll.empty:
-        roll = roll[(roll["event_type"] == q.event_type) & (roll["condition"] == q.condition)]
-    if roll.empty:
-        return Answer(q, False, verdict="inconclusive",
-                      reason=f"lift_summary has no roll-up row for ({q.event_type}, {q.condition}): "
-                             "no conditioned events, or the roll-up is missing")
-    r = roll.iloc[0]
-    a = Answer(
-        q, True,
-        n_cond=_get(r, "n_cond", "n"), n_twin=_get(r, "n_twin"),
-        mean_cond=_get(r, "mean_cond_bps"), mean_twin=_get(r, "mean_twin_bps"),
-        lift=_get(r, "lift_bps"), ci_low=_get(r, "lift_ci_low"), ci_high=_get(r, "lift_ci_high"),
-        p_value=_get(r, "lift_p_value", "p_value"), q_value=_get(r, "lift_q_bh", "q_bh"),
-        model_verdict=_get(r, "verdict"), model_reason=_get(r, "verdict_reason"),
-        scope="; ".join(f"{k}: {_get(r, k)}" for k in ("symbol_scope", "edge_rules")
-                        if _get(r, k) is not None),
-    )
-    a.verdict, a.reason = decide_verdict(a.n_cond, a.lift, a.ci_low, a.ci_high, min_n,
-                                         _get(r, "n_cond_days"), min_days)
-    return a
+def _question_sort_key(key: Any) -> tuple[int, str]:
+    s = str(key)
+    digits = s[1:] if s[:1] == "Q" else ""
+    return (int(digits), s) if digits.isdigit() else (10 ** 9, s)
 
 
-def fallback_rates(results: pd.DataFrame) -> pd.DataFrame:
-    """Fallback promotion rate overall ('all') and per event type, from candidate statuses.
-
-    rate = fallback promotions / all promotions (promoted + fallback), at candidate level; by
-    family: families promoted by fallback / families with any promotion (a family with a
-    promoted conditioned variant never falls back)."""
-    cols = ["scope", "n_promoted", "n_fallback", "n_promotions", "fallback_rate",
-            "n_families_promoted", "n_families_fallback", "fallback_rate_families"]
-    if results is None or results.empty or "status" not in results.columns:
-        return pd.DataFrame(columns=cols)
-    df = results.copy()
-    df["status"] = df["status"].astype(str)
-    if "family_id" not in df.columns:
-        df["family_id"] = df["candidate_id"]
-
-    def one(scope: str, part: pd.DataFrame) -> dict:
-        n_p = int((part["status"] == "promoted").sum())
-        n_f = int((part["status"] == "fallback").sum())
-        fam_p = set(part.loc[part["status"] == "promoted", "family_id"])
-        fam_f = set(part.loc[part["status"] == "fallback", "family_id"]) - fam_p
-        n_fam = len(fam_p) + len(fam_f)
-        return {"scope": scope, "n_promoted": n_p, "n_fallback": n_f, "n_promotions": n_p + n_f,
-                "fallback_rate": (n_f / (n_p + n_f)) if n_p + n_f else float("nan"),
-                "n_families_promoted": len(fam_p), "n_families_fallback": len(fam_f),
-                "fallback_rate_families": (len(fam_f) / n_fam) if n_fam else float("nan")}
-
-    rows = [one("all", df)]
-    if "event_type" in df.columns:
-        for et in sorted(df["event_type"].dropna().astype(str).unique()):
-            rows.append(one(et, df[df["event_type"].astype(str) == et]))
-    return pd.DataFrame(rows, columns=cols)
+def answers(lift_summary: pd.DataFrame) -> list[Answer]:
+    """The answers in question order (Q1, Q2, Q3, ...), read from the 'question' rows of
+    lift_summary only. Nothing is recomputed: the verdict is the row's, in words."""
+    rows = _rows(lift_summary, "question")
+    out = []
+    for r in sorted((r for _, r in rows.iterrows()),
+                    key=lambda r: _question_sort_key(r.get("row_key"))):
+        row = {k: _get(r, k) for k in r.index}
+        key, text = str(row.get("row_key")), str(row.get("detail") or row.get("row_key"))
+        if key == FALLBACK_QUESTION_ID and row.get("event_type") is None:
+            rate = _num(row.get("fallback_rate"))
+            out.append(Answer(key, text, "fallback_rate",
+                              fmt_pct(rate) if rate is not None else "undefined",
+                              str(row.get("verdict_reason") or ""), row))
+        else:
+            verdict = ANSWER_WORDS.get(str(row.get("verdict")), "inconclusive")
+            out.append(Answer(key, text, "lift", verdict, str(row.get("verdict_reason") or ""),
+                              row))
+    return out
 
 
 @dataclass(frozen=True)
@@ -354,14 +286,19 @@ def report_sanity_checks(inputs: ReportInputs) -> list[Check]:
     elif not any("partition" in c.name.lower() for c in model):
         checks.append(Check("partition check present", "warn",
                             "no sanity row checks twin n = sum of its state partitions", "report"))
-    # the model's fallback-rate row against the candidate statuses
+    if _rows(ls, "question").empty:
+        checks.append(Check("question rows present", "warn",
+                            "lift_summary carries no question rows: the answers are missing",
+                            "report"))
+    # the model's fallback-rate row against a plain count of the candidate statuses
     fb = _rows(ls, "fallback_rate")
-    rates = fallback_rates(inputs.results)
-    if not fb.empty and not rates.empty and "row_key" in fb.columns:
+    res = inputs.results
+    if not fb.empty and res is not None and "status" in res.columns and "row_key" in fb.columns:
         m = fb[fb["row_key"].astype(str) == "all"]
         if not m.empty:
             got = (_num(_get(m.iloc[0], "n_promoted")), _num(_get(m.iloc[0], "n_fallback")))
-            mine = (float(rates.iloc[0]["n_promoted"]), float(rates.iloc[0]["n_fallback"]))
+            status = res["status"].astype(str)
+            mine = (float((status == "promoted").sum()), float((status == "fallback").sum()))
             checks.append(Check("fallback counts consistent",
                                 "pass" if got == mine else "FAIL",
                                 f"lift_summary promoted/fallback = {fmt_int(got[0])}/"
@@ -400,51 +337,57 @@ def _ci_label(level: float | None) -> str:
     return f"{100 * level:g}% CI" if level else "CI"
 
 
-def _answer_md(a: Answer, ci_level: float | None = None, q_max: float | None = None) -> str:
-    q = a.question
-    head = f"**{q.key}. {q.text} — {a.verdict.upper()}** ({a.reason})."
+def _answer_md(a: Answer, ci_level: float | None = None, n_holm: int | None = None) -> str:
+    r = a.row
+    head = f"**{a.key}. {a.text} — {a.verdict.upper()}** ({a.reason})."
     if not a.found:
         return head + "\n"
-    body = (f" Roll-up lift {fmt_bps(a.lift)} bps, {_ci_label(ci_level)} "
-            f"{fmt_ci(a.ci_low, a.ci_high)} bps, "
-            f"p = {fmt_p(a.p_value)}, q (BH) = {fmt_p(a.q_value)}, "
-            f"n = {fmt_int(a.n_cond)} conditioned events")
-    if a.n_twin is not None:
-        body += f" (unconditioned twin n = {fmt_int(a.n_twin)})"
+    body = (f" Roll-up lift {fmt_bps(r.get('lift_bps'))} bps, {_ci_label(ci_level)} "
+            f"{fmt_ci(r.get('lift_ci_low'), r.get('lift_ci_high'))} bps, "
+            f"p = {fmt_p(r.get('lift_p_value'))}, Holm-adjusted p = {fmt_p(r.get('lift_p_holm'))}"
+            + (f" (across the {n_holm} pre-registered questions with enough data)"
+               if n_holm else "")
+            + f", n = {fmt_int(r.get('n_cond'))} conditioned events")
+    if r.get("n_cond_days") is not None:
+        body += f" on {fmt_int(r.get('n_cond_days'))} days"
+    if r.get("n_twin") is not None:
+        body += f" (unconditioned twin n = {fmt_int(r.get('n_twin'))})"
     body += "."
-    if a.mean_cond is not None or a.mean_twin is not None:
-        body += (f" Mean net: conditioned {fmt_bps(a.mean_cond)} bps vs unconditioned "
-                 f"{fmt_bps(a.mean_twin)} bps.")
-    q = _num(a.q_value)
-    if a.verdict in ("yes", "no") and q_max is not None and (q is None or q > q_max):
-        body += (f" **Caution:** the CI excludes 0 but the lift does not survive the "
-                 f"multiple-testing correction across all roll-ups (q = {fmt_p(q)} > "
-                 f"{q_max:g}); treat it as suggestive.")
-    if a.scope:
-        body += f" Roll-up over {a.scope}."
-    if a.model_verdict is not None:
-        body += f" Model verdict: `{a.model_verdict}`" + (
-            f" ({a.model_reason})." if a.model_reason else ".")
+    if r.get("mean_cond_bps") is not None or r.get("mean_twin_bps") is not None:
+        body += (f" Mean net: conditioned {fmt_bps(r.get('mean_cond_bps'))} bps vs "
+                 f"unconditioned {fmt_bps(r.get('mean_twin_bps'))} bps.")
+    scope = "; ".join(f"{k}: {r[k]}" for k in ("symbol_scope", "edge_rules")
+                      if r.get(k) is not None)
+    if scope:
+        body += f" Roll-up over {scope}."
     return head + body + "\n"
 
 
-def _fallback_md(rates: pd.DataFrame) -> str:
-    if rates.empty:
-        return "**Q3. Fallback promotion rate — n/a** (no candidate statuses).\n"
-    o = rates.iloc[0]
-    if int(o["n_promotions"]) == 0:
-        line = ("**Q3. Fallback promotion rate — undefined**: no candidate was promoted "
-                "(0 promotions, so no rate).")
+def _fallback_md(a: Answer | None, rates: pd.DataFrame) -> str:
+    if a is None:
+        return (f"**{FALLBACK_QUESTION_ID}. Fallback promotion rate — n/a** (lift_summary has "
+                "no fallback-rate question row).\n")
+    r = a.row
+    n = _num(r.get("n_promotions"))
+    if not n:
+        line = (f"**{a.key}. {a.text} — undefined**: no candidate was promoted "
+                f"(0 promotions, so no rate; {a.reason}).")
     else:
-        line = (f"**Q3. Fallback promotion rate — {fmt_pct(o['fallback_rate'])}**: "
-                f"{int(o['n_fallback'])} fallback of {int(o['n_promotions'])} promotions "
-                f"({int(o['n_promoted'])} conditioned candidates promoted); by family: "
-                f"{int(o['n_families_fallback'])} of "
-                f"{int(o['n_families_promoted']) + int(o['n_families_fallback'])} promoted "
-                f"families were promoted by fallback to the unconditioned rule.")
+        fam_p, fam_f = int(_num(r.get("n_families_promoted")) or 0), \
+            int(_num(r.get("n_families_fallback")) or 0)
+        line = (f"**{a.key}. {a.text} — {a.verdict}**: {fmt_int(r.get('n_fallback'))} fallback "
+                f"of {fmt_int(n)} promotions ({fmt_int(r.get('n_promoted'))} conditioned "
+                f"candidates promoted); by family: {fam_f} of {fam_p + fam_f} promoted families "
+                "were promoted by fallback to the unconditioned rule.")
+    if rates.empty:
+        return line + "\n"
+    cols = [c for c in ("row_key", "n_promoted", "n_fallback", "n_promotions", "fallback_rate",
+                        "n_families_promoted", "n_families_fallback", "fallback_rate_families")
+            if c in rates.columns]
     table = markdown_table(
-        rates, formats={"fallback_rate": fmt_pct, "fallback_rate_families": fmt_pct},
-        headers={"scope": "event type"})
+        rates[cols], formats={"fallback_rate": fmt_pct, "fallback_rate_families": fmt_pct,
+                              **{c: fmt_int for c in cols if c.startswith("n_")}},
+        headers={"row_key": "scope"})
     return line + "\n\n" + table
 
 
@@ -562,8 +505,11 @@ def _caveats(inputs: ReportInputs, meta: ReportMeta) -> list[str]:
                "bootstrap and p-values are adjusted (BH) across all lift tests.")
     out.append(f"A verdict needs at least {meta.min_n} conditioned events on at least "
                f"{meta.min_days} days (vars lift_min_n, lift_min_days); below that it is "
-               "'inconclusive' whatever the point estimate. The answers above judge the CI "
-               "only; the model's verdict column also asks for BH q <= lift_q_max.")
+               "'inconclusive' whatever the point estimate. The answers are confirmatory: a "
+               "yes / no needs the CI to exclude 0 and the p-value, Holm-adjusted across the "
+               "pre-registered questions, to be <= lift_alpha. The roll-up table's verdicts "
+               "are exploratory (BH q across all roll-ups <= lift_q_max), so a pre-registered "
+               "pair can be 'yes' above and 'inconclusive' in the table.")
     if meta.synthetic:
         out.append("**The data is the synthetic sample market** (`lifthouse sample`), with "
                    "planted effects: the numbers test the pipeline, not the market.")
@@ -577,9 +523,10 @@ def render_markdown(inputs: ReportInputs, meta: ReportMeta,
     checks = all_checks(inputs)
     failed = [c for c in checks if c.status == "FAIL"]
     warned = [c for c in checks if c.status == "warn"]
-    answers = [answer_question(inputs.lift_summary, q, meta.min_n, meta.min_days)
-               for q in QUESTIONS]
-    rates = fallback_rates(inputs.results)
+    ans = answers(inputs.lift_summary)
+    lift_answers = [a for a in ans if a.kind == "lift"]
+    fb_answer = next((a for a in ans if a.kind == "fallback_rate"), None)
+    n_holm = sum(_num(a.row.get("lift_p_holm")) is not None for a in lift_answers)
     md: list[str] = []
     if failed:
         md.append("> **WARNING: probable bug.** "
@@ -595,10 +542,15 @@ def render_markdown(inputs: ReportInputs, meta: ReportMeta,
     if warned and not failed:
         md.append(f"> Note: {len(warned)} sanity warning(s), see [Sanity checks](#sanity-checks).\n")
     md.append("## Answers\n")
-    for a in answers:
-        md.append(_answer_md(a, meta.ci_level, meta.q_max))
-    md.append(_fallback_md(rates))
+    if not ans:
+        md.append("_lift_summary carries no question rows: no answers to show._\n")
+    for a in lift_answers:
+        md.append(_answer_md(a, meta.ci_level, n_holm))
+    md.append(_fallback_md(fb_answer, _rows(inputs.lift_summary, "fallback_rate")))
     md.append("## Lift per condition\n")
+    md.append("Every roll-up (edge rule, pooled scope). Exploratory: q is BH across all "
+              "roll-ups and the verdict asks for q <= lift_q_max; the answers above are the "
+              "confirmatory test of the pre-registered pairs.\n")
     if "lift" in figures:
         md.append(f"![Lift per condition with CIs]({figures['lift']})\n")
     md.append(markdown_table(
@@ -675,7 +627,8 @@ def plot_lift(lift_summary: pd.DataFrame, path: Path, min_n: int = DEFAULT_MIN_N
                              figsize=(5.5 * max(1, len(types)), max(3.0, 1.5 + 0.35 * most)))
     if not types:
         axes[0][0].text(0.5, 0.5, "no roll-up rows", ha="center", va="center")
-    qcond = {q.event_type: q.condition for q in QUESTIONS}
+    asked = {(a.row.get("event_type"), a.row.get("condition"))
+             for a in answers(lift_summary) if a.kind == "lift"}
     for ax, et in zip(axes[0], types):
         part = roll[roll["event_type"] == et]
         y = list(range(len(part)))
@@ -684,7 +637,7 @@ def plot_lift(lift_summary: pd.DataFrame, path: Path, min_n: int = DEFAULT_MIN_N
         hi = pd.to_numeric(part.get("lift_ci_high"), errors="coerce").to_numpy(dtype=float)
         err = [[max(0.0, v) if not math.isnan(v) else 0.0 for v in lift - lo],
                [max(0.0, v) if not math.isnan(v) else 0.0 for v in hi - lift]]
-        colors = ["tab:red" if c == qcond.get(et) else "tab:blue" for c in part["condition"]]
+        colors = ["tab:red" if (et, c) in asked else "tab:blue" for c in part["condition"]]
         ns = [_num(v) for v in part.get("n_cond", pd.Series([None] * len(part)))]
         for i in range(len(y)):
             small = ns[i] is None or ns[i] < min_n
@@ -779,4 +732,4 @@ def write_report(out_dir: Path, inputs: ReportInputs, meta: ReportMeta) -> dict[
 
 
 def verdict_words(answers: Iterable[Answer]) -> str:
-    return ", ".join(f"{a.question.key}={a.verdict}" for a in answers)
+    return ", ".join(f"{a.key}={a.verdict}" for a in answers)

@@ -368,22 +368,20 @@ def report_meta(cfg: RunConfig):
         reproduce=list(cfg.reproduce), min_n=int(vars_.get("lift_min_n", DEFAULT_MIN_N)),
         min_days=int(vars_.get("lift_min_days", DEFAULT_MIN_DAYS)),
         ci_level=(1 - float(alpha)) if alpha is not None else None,
-        q_max=float(vars_["lift_q_max"]) if vars_.get("lift_q_max") is not None else None,
         lookback_days=cfg.lookback_days, synthetic=cfg.synthetic,
         manifest_path=str(cfg.layout.manifest_path),
     )
 
 
 def stage_report(cfg: RunConfig, log: RunLog) -> dict[str, Path]:
-    from lifthouse.report import QUESTIONS, answer_question, load_inputs, write_report
+    from lifthouse.report import answers, load_inputs, write_report
 
     inputs = load_inputs(cfg.layout)
     meta = report_meta(cfg)
     files = write_report(cfg.report_dir, inputs, meta)
-    answers = [answer_question(inputs.lift_summary, q, meta.min_n, meta.min_days)
-               for q in QUESTIONS]
-    for a in answers:
-        log(f"{a.question.key} {a.question.text} -> {a.verdict} ({a.reason})")
+    # the answers as lift_summary's question rows state them (the report renders the same)
+    for a in answers(inputs.lift_summary):
+        log(f"{a.key} {a.text} -> {a.verdict} ({a.reason})")
     log(f"Executive summary written: {files['executive_summary.md']}")
     return files
 

@@ -27,35 +27,54 @@ def _dimension(vol_condition, carry_condition) -> str | None:
 
 
 def _trades_frame(trades: pd.DataFrame) -> pd.DataFrame:
+    """The considered rows with the columns the checks read, as plain object columns (str;
+    None for a missing state). Built once by ``sanity_checks`` and shared by the checks."""
+    def col(values) -> pd.Series:
+        return pd.Series(values, dtype=object, index=trades.index)
     return pd.DataFrame({
-        "candidate_id": trades["candidate_id"].astype(str).to_numpy(),
-        "event_id": trades["event_id"].astype(str).to_numpy(),
-        "symbol": trades["symbol"].astype(str).to_numpy(),
-        "trade_status": trades["trade_status"].astype(str).to_numpy(),
-        "vol": _obj(trades["vol_regime"]), "carry": _obj(trades["carry_state"]),
-    })
+        "candidate_id": col(trades["candidate_id"].astype(str).to_numpy(dtype=object)),
+        "event_id": col(trades["event_id"].astype(str).to_numpy(dtype=object)),
+        "symbol": col(trades["symbol"].astype(str).to_numpy(dtype=object)),
+        "trade_status": col(trades["trade_status"].astype(str).to_numpy(dtype=object)),
+        "vol": col(_obj(trades["vol_regime"])), "carry": col(_obj(trades["carry_state"])),
+    }).reset_index(drop=True)
 
 
-def partition_checks(plan: pd.DataFrame, trades: pd.DataFrame) -> list[dict]:
+def _groups(values: np.ndarray) -> dict:
+    """{value: row positions} for an object array (positions in row order)."""
+    return pd.Series(np.arange(len(values))).groupby(values, sort=True).indices \
+        if len(values) else {}
+
+
+def partition_checks(plan: pd.DataFrame, trades: pd.DataFrame,
+                     t: pd.DataFrame | None = None) -> list[dict]:
     """Per unconditioned twin and state dimension: the conditioned candidates of one state each
     partition the twin's (non-warm-up) events, and greedy one-position-at-a-time selection on a
     subset takes at least as many trades as the twin took in it and at most as many as there
-    were tradable events, so  twin_n_known <= sum(n_cond) <= twin_n_known + twin_skipped_known."""
+    were tradable events, so  twin_n_known <= sum(n_cond) <= twin_n_known + twin_skipped_known.
+    ``t``: ``_trades_frame(trades)`` when the caller already has it."""
     p = _plan_frame(plan)
-    t = _trades_frame(trades)
-    traded = t.loc[t["trade_status"] == "traded"]
-    n_traded = traded.groupby("candidate_id").size()
-    by_cand = {c: g for c, g in t.groupby("candidate_id", sort=True)}
-    p["dim"] = [_dimension(v, c) for v, c in zip(p["vol_condition"], p["carry_condition"])]
+    t = _trades_frame(trades) if t is None else t
+    cand = t["candidate_id"].to_numpy(dtype=object)
+    status = t["trade_status"].to_numpy(dtype=object)
+    vol, carry = t["vol"].to_numpy(dtype=object), t["carry"].to_numpy(dtype=object)
+    ids, counts = np.unique(cand[status == "traded"], return_counts=True)
+    n_traded = dict(zip(ids.tolist(), counts.tolist()))
+    rows_of = _groups(cand)
+    kids_of: dict[str, list] = {}
+    for k in p.loc[p["is_conditioned"]].itertuples(index=False):
+        kids_of.setdefault(k.twin_candidate_id, []).append(
+            (k.candidate_id, k.vol_condition, k.carry_condition,
+             _dimension(k.vol_condition, k.carry_condition)))
     rows = []
     for twin in p.loc[~p["is_conditioned"]].itertuples(index=False):
-        kids = p.loc[p["is_conditioned"] & (p["twin_candidate_id"] == twin.candidate_id)]
+        kids = kids_of.get(twin.candidate_id, [])
         for dim, (vs, cs) in DIMENSIONS.items():
-            k = kids.loc[kids["dim"] == dim]
-            if k.empty:
+            k = [x for x in kids if x[3] == dim]
+            if not k:
                 continue
             need = {(v, c) for v in (vs or (None,)) for c in (cs or (None,))}
-            have = set(zip(k["vol_condition"], k["carry_condition"]))
+            have = {(x[1], x[2]) for x in k}
             scope = f"{twin.candidate_id}|{dim}"
             if not need <= have:
                 rows.append(dict(check="partition_bounds", scope=scope, value=np.nan,
@@ -63,13 +82,13 @@ def partition_checks(plan: pd.DataFrame, trades: pd.DataFrame) -> list[dict]:
                                  detail=f"not evaluated: plan has {len(have & need)} of "
                                         f"{len(need)} states of {dim}"))
                 continue
-            tw = by_cand.get(twin.candidate_id, t.iloc[0:0])
-            _, known = state_masks(tw["vol"].to_numpy(), tw["carry"].to_numpy(),
-                                   "x" if vs else None, "x" if cs else None)
-            lo = int(((tw["trade_status"] == "traded").to_numpy() & known).sum())
-            skipped = int(((tw["trade_status"] == "skipped_overlap").to_numpy() & known).sum())
+            idx = rows_of.get(twin.candidate_id, np.zeros(0, dtype=np.int64))
+            _, known = state_masks(vol[idx], carry[idx], "x" if vs else None,
+                                   "x" if cs else None)
+            lo = int(((status[idx] == "traded") & known).sum())
+            skipped = int(((status[idx] == "skipped_overlap") & known).sum())
             hi = lo + skipped
-            total = int(sum(int(n_traded.get(c, 0)) for c in k["candidate_id"]))
+            total = int(sum(int(n_traded.get(x[0], 0)) for x in k))
             ok = lo <= total <= hi
             detail = (f"sum over {len(k)} {dim} states of n_cond = {total}; twin traded "
                       f"{lo} non-warm-up (+{skipped} skipped_overlap)")
@@ -81,33 +100,49 @@ def partition_checks(plan: pd.DataFrame, trades: pd.DataFrame) -> list[dict]:
     return rows
 
 
-def filter_checks(plan: pd.DataFrame, trades: pd.DataFrame) -> list[dict]:
+def filter_checks(plan: pd.DataFrame, trades: pd.DataFrame,
+                  t: pd.DataFrame | None = None) -> list[dict]:
     """Per event type: every conditioned candidate's considered events match its condition,
-    and are events its twin considered too."""
-    p = _plan_frame(plan).set_index("candidate_id")
-    t = _trades_frame(trades)
-    t = t.loc[t["candidate_id"].isin(p.index)]
-    t = t.join(p[["event_type", "is_conditioned", "vol_condition", "carry_condition",
-                  "twin_candidate_id"]], on="candidate_id")
-    twin_events = set(zip(t["candidate_id"], t["event_id"]))
+    and are events its twin considered too. ``t``: ``_trades_frame(trades)``."""
+    p = _plan_frame(plan)
+    t = _trades_frame(trades) if t is None else t
+    pos = pd.Index(p["candidate_id"]).get_indexer(t["candidate_id"].to_numpy(dtype=object))
+    in_plan = pos >= 0
+    pos = pos[in_plan]
+    event = t["event_id"].to_numpy(dtype=object)[in_plan]
+    vol = t["vol"].to_numpy(dtype=object)[in_plan]
+    carry = t["carry"].to_numpy(dtype=object)[in_plan]
+    p_type = p["event_type"].astype(str).to_numpy(dtype=object)
+    p_cond = p["is_conditioned"].to_numpy(dtype=bool)
+    # (candidate, event) pairs as integer codes; a twin outside the plan never matches
+    ev_code, _ = pd.factorize(event)
+    n_ev = max(len(event), 1)
+    considered = np.unique(pos.astype(np.int64) * n_ev + ev_code)
+    twin_pos = pd.Index(p["candidate_id"]).get_indexer(p["twin_candidate_id"])[pos]
+    twin_pair = np.where(twin_pos >= 0, twin_pos.astype(np.int64) * n_ev + ev_code, -1)
+    orphan_row = ~np.isin(twin_pair, considered)
+    # rows grouped by the (vol_condition, carry_condition) of their candidate
+    cond_code = pd.factorize(np.array([f"{v}|{c}" for v, c in zip(p["vol_condition"],
+                                                                   p["carry_condition"])],
+                                      dtype=object))[0][pos]
     rows = []
     for et in sorted(set(p["event_type"].astype(str))):
-        g = t.loc[(t["event_type"] == et) & t["is_conditioned"]]
+        sel = (p_type[pos] == et) & p_cond[pos]
         bad = 0
-        for (vc, cc), gg in g.groupby(["vol_condition", "carry_condition"], dropna=False,
-                                      sort=True):
-            vc = None if vc is None or (isinstance(vc, float) and np.isnan(vc)) else vc
-            cc = None if cc is None or (isinstance(cc, float) and np.isnan(cc)) else cc
-            m, _ = state_masks(gg["vol"].to_numpy(), gg["carry"].to_numpy(), vc, cc)
+        for k in np.unique(cond_code[sel]):   # one condition at a time
+            r = sel & (cond_code == k)
+            j = pos[r][0]
+            m, _ = state_masks(vol[r], carry[r], p["vol_condition"].iat[j],
+                               p["carry_condition"].iat[j])
             bad += int((~m).sum())
+        n = int(sel.sum())
         rows.append(dict(check="condition_filter", scope=et, value=float(bad), expected="0",
-                         ok=bad == 0, detail=f"{bad} of {len(g)} conditioned rows have an "
+                         ok=bad == 0, detail=f"{bad} of {n} conditioned rows have an "
                                              "event state outside their condition"))
-        orphan = sum((tw, e) not in twin_events for tw, e in zip(g["twin_candidate_id"],
-                                                                  g["event_id"]))
+        orphan = int((orphan_row & sel).sum())
         rows.append(dict(check="cond_events_in_twin", scope=et, value=float(orphan),
                          expected="0", ok=orphan == 0,
-                         detail=f"{orphan} of {len(g)} conditioned rows are events their "
+                         detail=f"{orphan} of {n} conditioned rows are events their "
                                 "twin never considered"))
     return rows
 
@@ -142,11 +177,13 @@ def lift_checks(lift: pd.DataFrame, roll: pd.DataFrame | None = None) -> list[di
     return rows
 
 
-def count_checks(plan: pd.DataFrame, trades: pd.DataFrame) -> list[dict]:
+def count_checks(plan: pd.DataFrame, trades: pd.DataFrame,
+                 t: pd.DataFrame | None = None) -> list[dict]:
     """Per (symbol, event type): events considered, and trade / skipped-overlap counts summed
-    over the unconditioned single-symbol candidates (horizons x rules). Informational."""
+    over the unconditioned single-symbol candidates (horizons x rules). Informational.
+    ``t``: ``_trades_frame(trades)``."""
     p = _plan_frame(plan).set_index("candidate_id")
-    t = _trades_frame(trades)
+    t = _trades_frame(trades) if t is None else t
     t = t.loc[t["candidate_id"].isin(p.index)].join(
         p[["event_type", "is_conditioned", "symbol_scope"]], on="candidate_id")
     rows = []
@@ -168,8 +205,9 @@ def count_checks(plan: pd.DataFrame, trades: pd.DataFrame) -> list[dict]:
 
 def sanity_checks(plan: pd.DataFrame, trades: pd.DataFrame, lift: pd.DataFrame,
                   roll: pd.DataFrame | None = None) -> pd.DataFrame:
-    rows = (partition_checks(plan, trades) + filter_checks(plan, trades)
-            + lift_checks(lift, roll) + count_checks(plan, trades))
+    t = _trades_frame(trades)
+    rows = (partition_checks(plan, trades, t) + filter_checks(plan, trades, t)
+            + lift_checks(lift, roll) + count_checks(plan, trades, t))
     out = pd.DataFrame(rows, columns=SANITY_COLUMNS)
     out["value"] = out["value"].astype(np.float64)
     out["ok"] = pd.array(out["ok"], dtype="boolean")

@@ -421,3 +421,128 @@ def test_speed_is_measured(world, capsys):
     dt = time.perf_counter() - t0
     with capsys.disabled():
         print(f"\n[lift] {plan['is_conditioned'].sum()} candidates x 2000 draws: {dt:.2f}s")
+
+
+# --------------------------------------------------------------------------------------------
+# the pre-registered questions (row_type 'question')
+# --------------------------------------------------------------------------------------------
+
+def test_holm_adjust_matches_statsmodels():
+    from statsmodels.stats.multitest import multipletests
+    p = np.array([0.03, np.nan, 0.001, 0.2, 0.002, 0.03, 1.0])
+    got = L.holm_adjust(p)
+    fin = np.isfinite(p)
+    np.testing.assert_allclose(got[fin], multipletests(p[fin], method="holm")[1], rtol=1e-12)
+    assert np.isnan(got[1])
+    assert np.all(got[fin] >= p[fin])
+    assert np.isnan(L.holm_adjust(np.array([np.nan]))).all()
+
+
+def _q_rollup(et, cond, lift, lo, hi, p, n=50, days=20, flag=None):
+    return dict(row_type="rollup", event_type=et, condition=cond, direction_rule="edge",
+                symbol_scope="pooled", n_horizons=2, horizons="15,60",
+                edge_rules="h15:follow,h60:follow", n_cond=n, n_cond_days=days, n_twin=3 * n,
+                n_complement=2 * n, n_boot_days=30, n_boot_valid=2000, mean_cond_bps=lift,
+                mean_twin_bps=0.0, mean_complement_bps=-1.0, lift_bps=lift, lift_ci_low=lo,
+                lift_ci_high=hi, lift_p_value=p, lift_vs_complement_bps=lift + 1,
+                lift_vs_complement_ci_low=lo, lift_vs_complement_ci_high=hi + 2,
+                lift_vs_complement_p_value=p, flag=flag, lift_q_bh=0.5, verdict="inconclusive")
+
+
+def test_question_rows_holm_verdicts_and_reasons():
+    plan = make_plan(event_types=("A", "B"), combos=False)
+    lift = pd.DataFrame(dict(event_type=["A", "B"], n_twin=[100, 100]))
+    roll = pd.DataFrame([
+        _q_rollup("A", "carry_pos", 10.0, 3.1, 18.2, 0.001),
+        _q_rollup("B", "vol_high", 6.0, 0.5, 12.0, 0.03),      # raw p < 0.05, Holm p > 0.05
+        _q_rollup("A", "vol_mid", -5.0, -9.0, -2.0, 0.002),
+        _q_rollup("B", "vol_low", 0.0, 0.0, 0.0, 0.9,
+                  flag="probable bug: roll-up lift exactly 0"),
+        _q_rollup("A", "vol_low", 40.0, 20.0, 60.0, 0.001, n=7),  # too few events
+        _q_rollup("A", "carry_neg", 40.0, 20.0, 60.0, 0.001, days=4),
+        dict(_q_rollup("A", "carry_neutral", 9.0, 1.0, 20.0, 0.001), row_type="rollup_rule"),
+    ])
+    qs = pd.DataFrame([("Q1", "A", "carry_pos", "Does carry_pos improve A?"),
+                       ("Q2", "B", "vol_high", "vol_high B?"),
+                       ("Q4", "A", "vol_mid", "vol_mid A?"),
+                       ("Q5", "B", "vol_low", "vol_low B?"),
+                       ("Q6", "A", "vol_low", "vol_low A?"),
+                       ("Q7", "A", "carry_neg", "carry_neg A?"),
+                       ("Q8", "A", "nope", "nope A?"),
+                       ("Q9", "A", "carry_neutral", "only a rollup_rule row")],
+                      columns=L.QUESTION_COLUMNS)
+    res = pd.DataFrame(dict(candidate_id=list("abc"), family_id=["f1", "f1", "f2"],
+                            event_type="A", status=["promoted", "rejected", "fallback"]))
+    fb = L.fallback_rates(res).rename(columns={"scope": "row_key"})
+    out = L.question_rows(qs, roll, fb, plan, lift, L.LiftParams()).set_index("row_key")
+    assert list(out.index) == ["Q1", "Q2", "Q4", "Q5", "Q6", "Q7", "Q8", "Q9", "Q3"]
+    assert (out["row_type"] == "question").all()
+    # Holm over the 4 questions with enough data (Q1, Q2, Q4, Q5): 0.001, 0.03, 0.002, 0.9
+    assert out.loc["Q1", "lift_p_holm"] == pytest.approx(0.004)
+    assert out.loc["Q4", "lift_p_holm"] == pytest.approx(0.006)
+    assert out.loc["Q2", "lift_p_holm"] == pytest.approx(0.06)
+    assert out.loc["Q5", "lift_p_holm"] == pytest.approx(0.9)
+    assert out.loc[["Q6", "Q7", "Q8", "Q9"], "lift_p_holm"].isna().all()
+    v = out["verdict"].to_dict()
+    r = out["verdict_reason"].to_dict()
+    assert (v["Q1"], r["Q1"]) == ("improves", "CI [3.10, 18.20] above 0, Holm p = 0.004 <= 0.05")
+    assert (v["Q4"], r["Q4"]) == ("hurts", "CI [-9.00, -2.00] below 0, Holm p = 0.006 <= 0.05")
+    assert (v["Q2"], r["Q2"]) == ("inconclusive",
+                                  "CI [0.50, 12.00] above 0 but Holm p = 0.06 > 0.05")
+    assert (v["Q5"], r["Q5"]) == ("inconclusive", "probable bug: roll-up lift exactly 0")
+    assert (v["Q6"], r["Q6"]) == ("inconclusive",
+                                  "n = 7 conditioned events < lift_min_n = 10")
+    assert (v["Q7"], r["Q7"]) == ("inconclusive",
+                                  "4 days with conditioned events < lift_min_days = 5")
+    assert v["Q8"] == "inconclusive" and r["Q8"].startswith("no roll-up row for (A, nope)")
+    assert "condition not in the candidate plan" in r["Q8"]
+    assert v["Q9"] == "inconclusive" and "no roll-up row for (A, carry_neutral)" in r["Q9"]
+    # the numbers are the roll-up's, the question text is in detail
+    assert out.loc["Q1", "lift_bps"] == 10.0 and out.loc["Q1", "n_cond_days"] == 20
+    assert out.loc["Q1", "edge_rules"] == "h15:follow,h60:follow"
+    assert out.loc["Q1", "detail"] == "Does carry_pos improve A?"
+    assert "lift_q_bh" not in out.columns     # the exploratory BH q stays on the roll-up
+    # Q3: the overall fallback promotion rate
+    q3 = out.loc["Q3"]
+    assert q3["detail"] == L.FALLBACK_QUESTION and pd.isna(q3["verdict"])
+    assert (q3["n_promoted"], q3["n_fallback"], q3["n_promotions"]) == (1, 1, 2)
+    assert q3["fallback_rate"] == 0.5 and q3["verdict_reason"].startswith("fallback rate 50.0%")
+
+
+def test_question_without_data_or_events_is_explicitly_inconclusive():
+    plan = make_plan(event_types=("A", "B"), combos=False)
+    lift = pd.DataFrame(dict(event_type=["A", "B"], n_twin=[0, 100]))
+    qs = pd.DataFrame([("Q1", "A", "carry_pos", "?"), ("Q2", "C", "vol_high", "?")],
+                      columns=L.QUESTION_COLUMNS)
+    empty = pd.DataFrame(columns=L.ROLLUP_COLUMNS)
+    out = L.question_rows(qs, empty, pd.DataFrame(), plan, lift, L.LiftParams()
+                          ).set_index("row_key")
+    assert (out.loc[["Q1", "Q2"], "verdict"] == "inconclusive").all()
+    assert "no traded A trades in this run" in out.loc["Q1", "verdict_reason"]
+    assert "event type not in the candidate plan" in out.loc["Q2", "verdict_reason"]
+    assert out.loc["Q3", "verdict_reason"] == "n/a: no fallback_rate row"
+    with pytest.raises(ValueError, match="reserved"):
+        L.question_rows(pd.DataFrame([("Q3", "A", "vol_high", "?")], columns=L.QUESTION_COLUMNS),
+                        empty, pd.DataFrame(), plan, lift, L.LiftParams())
+
+
+def test_lift_summary_question_rows_come_first_and_match_rollups(world):
+    plan, trades, _ = world
+    lift = L.candidate_lift(plan, trades, FAST)
+    qs = pd.DataFrame([("Q1", "EVT", "carry_pos", "a"), ("Q2", "EVT", "vol_high", "b")],
+                      columns=L.QUESTION_COLUMNS)
+    s = L.lift_summary(plan, trades, lift, None, FAST, qs)
+    assert list(s["row_key"].iloc[:3]) == ["Q1", "Q2", "Q3"]
+    assert (s["row_type"].iloc[:3] == "question").all()
+    roll = s.loc[s["row_type"] == "rollup"].set_index(["event_type", "condition"])
+    quest = s.loc[s["row_type"] == "question"].set_index("row_key")
+    for key, cond in (("Q1", "carry_pos"), ("Q2", "vol_high")):
+        for c in ("lift_bps", "lift_ci_low", "lift_ci_high", "lift_p_value", "n_cond",
+                  "n_cond_days", "edge_rules"):
+            assert quest.loc[key, c] == roll.loc[("EVT", cond), c], (key, c)
+    ph = L.holm_adjust(quest.loc[["Q1", "Q2"], "lift_p_value"].to_numpy(dtype=float))
+    np.testing.assert_array_equal(quest.loc[["Q1", "Q2"], "lift_p_holm"].to_numpy(float), ph)
+    assert s.loc[s["row_type"] != "question", "lift_p_holm"].isna().all()
+    # without a questions table only the fallback-rate question is there
+    s0 = L.lift_summary(plan, trades, lift, None, FAST)
+    assert list(s0.loc[s0["row_type"] == "question", "row_key"]) == ["Q3"]

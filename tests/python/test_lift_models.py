@@ -20,6 +20,7 @@ from lifthouse.dbt import REPO_ROOT
 from test_lift import make_world
 
 ABLATION = REPO_ROOT / "models" / "marts" / "ablation"
+QUESTIONS_SEED = REPO_ROOT / "seeds" / "lift_questions.csv"
 VARS = {"bootstrap_seed": "20250101", "n_boot": "300", "lift_alpha": "0.05",
         "lift_q_max": "0.1", "lift_min_n": "10", "lift_min_days": "5"}
 
@@ -58,8 +59,11 @@ def session():
     con = duckdb.connect()
     # a phase2_trades-like table with extra columns the wrapper must not need
     trades = trades.assign(entry_price=1.0, gross_bps=0.0)
+    # the real seed plus a question about the synthetic world's event type
+    questions = pd.concat([pd.read_csv(QUESTIONS_SEED, dtype=str), pd.DataFrame(
+        [("Q9", "EVT", "vol_high", "Does vol_high improve EVT?")], columns=L.QUESTION_COLUMNS)])
     for name, df in (("candidate_plan", plan), ("phase2_trades", trades),
-                     ("phase2_candidate_results", results)):
+                     ("phase2_candidate_results", results), ("lift_questions", questions)):
         con.register(f"_{name}", df)
         con.execute(f"create table {name} as select * from _{name}")
     yield con, plan, trades, results
@@ -87,6 +91,11 @@ def test_models_run_and_materialise(session):
     n_cand = con.execute("select count(*) from lift_summary where row_type = 'candidate'"
                          ).fetchone()[0]
     assert n_cand == int(plan["is_conditioned"].sum())
+    q = dict(con.execute("select row_key, verdict from lift_summary "
+                         "where row_type = 'question'").fetchall())
+    assert set(q) == {"Q1", "Q2", "Q3", "Q9"}
+    assert q["Q1"] == q["Q2"] == "inconclusive"   # no such event types in this world
+    assert q["Q9"] in ("improves", "hurts", "inconclusive") and q["Q3"] is None
     dup = con.execute("select count(*) from (select row_type, row_key from lift_summary "
                       "group by all having count(*) > 1)").fetchone()[0]
     assert dup == 0
@@ -125,3 +134,15 @@ def test_models_request_every_config_key_literally():
         src = (ABLATION / f"{name}.py").read_text()
         for key in VARS:
             assert f'dbt.config.get("{key}")' in src, (name, key)
+
+
+def test_questions_seed_holds_the_spec_questions():
+    q = pd.read_csv(QUESTIONS_SEED, dtype=str)
+    assert list(q.columns) == L.QUESTION_COLUMNS
+    assert q.set_index("question_id")[["event_type", "condition"]].to_dict("index") == {
+        "Q1": {"event_type": "LIQUIDATION_CASCADE", "condition": "carry_pos"},
+        "Q2": {"event_type": "liquidity_vacuum", "condition": "vol_high"}}
+    assert L.FALLBACK_QUESTION_ID not in set(q["question_id"])
+    doc = yaml.safe_load((REPO_ROOT / "seeds" / "_seeds.yml").read_text())
+    seed = {m["name"]: m for m in doc["seeds"]}["lift_questions"]
+    assert [c["name"] for c in seed["columns"]] == L.QUESTION_COLUMNS

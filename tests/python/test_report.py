@@ -1,16 +1,16 @@
-"""The executive-summary renderer on hand-built tables (no warehouse, no dbt)."""
+"""The executive-summary renderer on hand-built tables (no warehouse, no dbt). The answers are
+lift_summary's 'question' rows, rendered as they are: these tests check that the report shows
+them (numbers, CIs, reasons) and never decides a verdict of its own."""
 
 from __future__ import annotations
-
-import math
 
 import matplotlib.image as mpimg
 import pandas as pd
 import pytest
 
-from lifthouse.report import (QUESTIONS, ReportInputs, ReportMeta, answer_question, all_checks,
-                              decide_verdict, fallback_rates, markdown_table, render_markdown,
-                              write_report)
+from lifthouse import lift as L
+from lifthouse.report import (ReportInputs, ReportMeta, all_checks, answers, markdown_table,
+                              render_markdown, write_report)
 
 CASC, VAC = "LIQUIDATION_CASCADE", "liquidity_vacuum"
 
@@ -22,6 +22,24 @@ def rollup(et, cond, lift, lo, hi, n=80, p=0.01, q=0.02, verdict="improves"):
                 mean_cond_bps=lift + 1.0, mean_twin_bps=1.0, lift_bps=lift, lift_ci_low=lo,
                 lift_ci_high=hi, lift_p_value=p, lift_q_bh=q, verdict=verdict,
                 verdict_reason="hand-built")
+
+
+def question(key, et, cond, lift, lo, hi, verdict, reason, n=80, p=0.01, p_holm=0.02):
+    """A lift_summary question row as lift.question_rows writes it (numbers of the roll-up)."""
+    r = rollup(et, cond, lift, lo, hi, n=n, p=p, q=None, verdict=verdict)
+    r.update(row_type="question", row_key=key, lift_q_bh=None, lift_p_holm=p_holm,
+             verdict_reason=reason, detail=f"Does {cond} improve {et}?",
+             edge_rules="h5:fade,h15:fade")
+    return r
+
+
+def fallback_question(n_promoted, n_fallback, fam_promoted=1, fam_fallback=2):
+    n = n_promoted + n_fallback
+    return dict(row_type="question", row_key="Q3", detail=L.FALLBACK_QUESTION,
+                n_promoted=n_promoted, n_fallback=n_fallback, n_promotions=n,
+                fallback_rate=n_fallback / n if n else float("nan"),
+                n_families_promoted=fam_promoted, n_families_fallback=fam_fallback,
+                verdict_reason="hand-built" if n else "n/a: no promotions at all")
 
 
 def candidate(et, cond, lift, h=15):
@@ -52,17 +70,27 @@ def results_frame() -> pd.DataFrame:
                                        "disc_mean_bps"])
 
 
+Q1_YES = ("improves", "CI [1.00, 9.00] above 0, Holm p = 0.02 <= 0.05")
+Q2_SPANS = ("inconclusive", "CI [-1.50, 5.50] contains 0, Holm p = 0.4")
+
+
 def make_inputs(q1=(5.0, 1.0, 9.0), q2=(2.0, -1.5, 5.5), cand_lifts=None, sanity_rows=None,
-                fallback_n=(1, 2)) -> ReportInputs:
+                fallback_n=(1, 2), q1_verdict=Q1_YES, q2_verdict=Q2_SPANS) -> ReportInputs:
     rows = [rollup(CASC, "carry_pos", *q1), rollup(CASC, "vol_high", -1.0, -4.0, 2.0),
-            rollup(VAC, "vol_high", *q2), rollup(VAC, "carry_neg", 0.5, -2.0, 3.0)]
+            rollup(VAC, "vol_high", *q2), rollup(VAC, "carry_neg", 0.5, -2.0, 3.0),
+            question("Q1", CASC, "carry_pos", *q1, *q1_verdict),
+            question("Q2", VAC, "vol_high", *q2, *q2_verdict, p=0.2, p_holm=0.4),
+            fallback_question(*fallback_n)]
     cand_lifts = cand_lifts or {CASC: [4.0, -2.0], VAC: [1.0, 3.0]}
     for et, lifts in cand_lifts.items():
         for i, lift in enumerate(lifts):
             rows.append(candidate(et, "carry_pos" if et == CASC else "vol_high", lift, h=5 * (i + 1)))
+    n_prom = sum(fallback_n)
     rows.append(dict(row_type="fallback_rate", row_key="all", n_promoted=fallback_n[0],
-                     n_fallback=fallback_n[1], n_promotions=sum(fallback_n),
-                     fallback_rate=fallback_n[1] / sum(fallback_n)))
+                     n_fallback=fallback_n[1], n_promotions=n_prom,
+                     fallback_rate=fallback_n[1] / n_prom if n_prom else float("nan")))
+    rows.append(dict(row_type="fallback_rate", row_key=f"event_type={CASC}", n_promoted=1,
+                     n_fallback=1, n_promotions=2, fallback_rate=0.5))
     if sanity_rows is None:
         sanity_rows = [sanity("partition_bounds", "X|vol", True),
                        sanity("zero_lift_event_type", CASC, True),
@@ -97,76 +125,114 @@ def make_inputs(q1=(5.0, 1.0, 9.0), q2=(2.0, -1.5, 5.5), cand_lifts=None, sanity
 META = ReportMeta(run_id="t1", start_date="2025-01-01", end_date="2025-03-01",
                   symbols=["BTCUSDT", "SOLUSDT"], vars={"fee_bps": 4.5, "n_boot": 200},
                   reproduce=["lifthouse run --run-id t1 --start-date 2025-01-01 "
-                             "--end-date 2025-03-01"], min_n=30, min_days=5, ci_level=0.95, q_max=0.10,
+                             "--end-date 2025-03-01"], min_n=30, min_days=5, ci_level=0.95,
                   lookback_days=7)
 
 
-@pytest.mark.parametrize("n,lift,lo,hi,expected", [
-    (80, 5.0, 1.0, 9.0, "yes"),
-    (80, -5.0, -9.0, -1.0, "no"),
-    (80, 2.0, -1.0, 5.0, "inconclusive"),
-    (80, -2.0, -5.0, 1.0, "inconclusive"),
-    (10, 5.0, 1.0, 9.0, "inconclusive"),      # n too small, however good the CI
-    (80, 5.0, float("nan"), 9.0, "inconclusive"),
-    (80, 0.0, 0.0, 0.0, "inconclusive"),      # exactly 0: probable bug, never "no"
-    (0, None, None, None, "inconclusive"),
-])
-def test_verdict_follows_the_numbers(n, lift, lo, hi, expected):
-    verdict, reason = decide_verdict(n, lift, lo, hi, min_n=30)
-    assert verdict == expected
-    assert reason
-    if n == 10:
-        assert "n too small" in reason
-    if expected == "inconclusive" and n == 80 and lo is not None and not math.isnan(lo) and lift:
-        assert "spans 0" in reason
+def _line(md: str, key: str) -> str:
+    return next(line for line in md.splitlines() if line.startswith(f"**{key}."))
 
 
-def test_too_few_days_is_inconclusive():
-    assert decide_verdict(80, 5.0, 1.0, 9.0, min_n=30, n_days=3, min_days=5)[0] == "inconclusive"
-    assert decide_verdict(80, 5.0, 1.0, 9.0, min_n=30, n_days=5, min_days=5)[0] == "yes"
+@pytest.mark.parametrize("verdict,word", [("improves", "YES"), ("hurts", "NO"),
+                                          ("inconclusive", "INCONCLUSIVE")])
+def test_answer_is_the_question_rows_verdict(verdict, word):
+    """The report maps the row's verdict to a word and prints its reason; it decides nothing."""
+    reason = f"hand-built reason for {verdict}"
+    md = render_markdown(make_inputs(q1_verdict=(verdict, reason)), META)
+    q1 = _line(md, "Q1")
+    assert f"— {word}**" in q1 and f"({reason})" in q1
+    assert all(f"— {w}**" not in q1 for w in ("YES", "NO", "INCONCLUSIVE") if w != word)
 
 
 def test_three_answers_with_numbers_and_cis():
     md = render_markdown(make_inputs(), META)
-    q1 = next(line for line in md.splitlines() if line.startswith("**Q1."))
-    q2 = next(line for line in md.splitlines() if line.startswith("**Q2."))
-    q3 = next(line for line in md.splitlines() if line.startswith("**Q3."))
-    assert "`carry_pos`" in q1 and "`LIQUIDATION_CASCADE`" in q1 and "YES" in q1
+    q1, q2, q3 = _line(md, "Q1"), _line(md, "Q2"), _line(md, "Q3")
+    assert "Does carry_pos improve LIQUIDATION_CASCADE?" in q1 and "YES" in q1
     assert "+5.00 bps" in q1 and "95% CI [+1.00, +9.00]" in q1 and "n = 80" in q1
-    assert "p = 0.010" in q1 and "q (BH) = 0.020" in q1
-    assert "`vol_high`" in q2 and "INCONCLUSIVE" in q2 and "spans 0" in q2
-    assert "[-1.50, +5.50]" in q2
+    assert "p = 0.010" in q1 and "Holm-adjusted p = 0.020" in q1 and "on 20 days" in q1
+    assert "across the 2 pre-registered questions" in q1
+    assert Q1_YES[1] in q1
+    assert "Does vol_high improve liquidity_vacuum?" in q2 and "INCONCLUSIVE" in q2
+    assert "contains 0" in q2 and "[-1.50, +5.50]" in q2
     # 1 promoted + 2 fallback -> 2 of 3 promotions are fallbacks
     assert "66.7%" in q3 and "2 fallback of 3 promotions" in q3
     assert "No WARNING" not in md and not md.startswith("> **WARNING")
 
 
-def test_yes_that_fails_multiple_testing_carries_a_caution():
-    inputs = make_inputs()
-    ls = inputs.lift_summary
-    mask = (ls["row_type"] == "rollup") & (ls["event_type"] == CASC) & (ls["condition"] == "carry_pos")
-    ls.loc[mask, "lift_q_bh"] = 0.144
-    md = render_markdown(inputs, META)
-    q1 = next(line for line in md.splitlines() if line.startswith("**Q1."))
-    assert "YES" in q1 and "Caution" in q1 and "q = 0.144 > 0.1" in q1
-    q1_ok = next(line for line in render_markdown(make_inputs(), META).splitlines()
-                 if line.startswith("**Q1."))
-    assert "Caution" not in q1_ok
+def test_report_does_not_second_guess_an_inconclusive_verdict():
+    """A CI above 0 with a Holm p above alpha is 'inconclusive' in lift_summary: the report
+    says inconclusive too (no 'yes' with a caution, no second verdict)."""
+    why = "CI [1.00, 9.00] above 0 but Holm p = 0.076 > 0.05"
+    md = render_markdown(make_inputs(q1_verdict=("inconclusive", why)), META)
+    q1 = _line(md, "Q1")
+    assert "INCONCLUSIVE" in q1 and why in q1
+    assert "YES" not in q1 and "Caution" not in md and "Model verdict" not in md
 
 
 def test_hurting_condition_is_no():
-    md = render_markdown(make_inputs(q1=(-6.0, -10.0, -2.0)), META)
-    q1 = next(line for line in md.splitlines() if line.startswith("**Q1."))
-    assert "NO" in q1 and "hurts" in q1 and "YES" not in q1
+    md = render_markdown(make_inputs(q1=(-6.0, -10.0, -2.0), q1_verdict=(
+        "hurts", "CI [-10.00, -2.00] below 0, Holm p = 0.002 <= 0.05")), META)
+    q1 = _line(md, "Q1")
+    assert "— NO**" in q1 and "below 0" in q1 and "YES" not in q1
 
 
 def test_missing_rollup_is_inconclusive_not_an_error():
     inputs = make_inputs()
     ls = inputs.lift_summary
+    why = "no roll-up row for (liquidity_vacuum, vol_high): no traded liquidity_vacuum trades"
+    q2 = (ls["row_key"] == "Q2")
+    for c in ("lift_bps", "lift_ci_low", "lift_ci_high", "lift_p_value", "lift_p_holm",
+              "n_cond", "n_cond_days", "n_twin"):
+        ls.loc[q2, c] = None
+    ls.loc[q2, "verdict"], ls.loc[q2, "verdict_reason"] = "inconclusive", why
     inputs.lift_summary = ls[~((ls["row_type"] == "rollup") & (ls["event_type"] == VAC))]
-    a = answer_question(inputs.lift_summary, QUESTIONS[1])
-    assert not a.found and a.verdict == "inconclusive"
-    assert "**Q2." in render_markdown(inputs, META)
+    a = {x.key: x for x in answers(inputs.lift_summary)}["Q2"]
+    assert not a.found and a.verdict == "inconclusive" and a.reason == why
+    line = _line(render_markdown(inputs, META), "Q2")
+    assert "INCONCLUSIVE" in line and why in line and "Roll-up lift" not in line
+
+
+def test_no_question_rows_says_so():
+    inputs = make_inputs()
+    inputs.lift_summary = inputs.lift_summary[inputs.lift_summary["row_type"] != "question"]
+    md = render_markdown(inputs, META)
+    assert "no question rows" in md and "**Q1." not in md
+    assert {c.name: c.status for c in all_checks(inputs)}["question rows present"] == "warn"
+
+
+def test_report_answers_equal_lift_summary_question_rows():
+    """On a lift_summary built by lifthouse.lift (not by hand), every question row appears in
+    the report with its own verdict word, reason and numbers, and nothing else is answered."""
+    from test_lift import COST, make_world
+
+    def gross(ev, h):   # carry_pos adds +30 bps to following; vol_high nothing
+        return 15.0 + COST + (ev["carry_state"] == "carry_pos") * 30.0 + ev["noise"].to_numpy()
+    plan, trades, _ = make_world(seed=41, gross=gross)
+    params = L.LiftParams(n_boot=300)
+    lift = L.candidate_lift(plan, trades, params)
+    qs = pd.DataFrame([("Q1", "EVT", "carry_pos", "Does carry_pos improve EVT?"),
+                       ("Q2", "EVT", "vol_high", "Does vol_high improve EVT?"),
+                       ("Q4", "OTHER", "vol_high", "Does vol_high improve OTHER?")],
+                      columns=L.QUESTION_COLUMNS)
+    res = plan[["candidate_id", "family_id", "event_type"]].assign(
+        status="rejected", status_reason="q>0.1")
+    ls = L.lift_summary(plan, trades, lift, res, params, qs)
+    rows = ls.loc[ls["row_type"] == "question"].set_index("row_key")
+    assert list(rows.index) == ["Q1", "Q2", "Q3", "Q4"]
+    assert rows.loc["Q1", "verdict"] == "improves"            # the planted effect
+    assert rows.loc["Q4", "verdict"] == "inconclusive"        # no such event type
+    md = render_markdown(ReportInputs(lift_summary=ls, results=res), META)
+    got = {a.key: a for a in answers(ls)}
+    assert set(got) == set(rows.index)
+    words = {"improves": "YES", "hurts": "NO", "inconclusive": "INCONCLUSIVE"}
+    for key in ("Q1", "Q2", "Q4"):
+        r, line = rows.loc[key], _line(md, key)
+        assert got[key].verdict == words[r["verdict"]].lower()
+        assert f"— {words[r['verdict']]}** ({r['verdict_reason']})" in line
+        assert r["detail"] in line
+        if pd.notna(r["lift_bps"]):
+            assert f"{r['lift_bps']:+.2f} bps" in line
+    assert "undefined" in _line(md, "Q3")       # no promotions in this world
 
 
 def test_zero_lift_across_event_type_gives_banner_at_top():
@@ -204,22 +270,20 @@ def test_inconsistent_fallback_row_is_flagged():
     assert "fallback counts consistent" in md.split("\n# ", 1)[0]
 
 
-def test_fallback_rates_per_event_type():
-    rates = fallback_rates(results_frame()).set_index("scope")
-    assert rates.loc["all", "n_promotions"] == 3 and rates.loc["all", "n_fallback"] == 2
-    assert rates.loc[CASC, "fallback_rate"] == pytest.approx(0.5)
-    assert rates.loc[VAC, "fallback_rate"] == pytest.approx(1.0)
-    assert rates.loc["all", "n_families_promoted"] == 1
-    assert rates.loc["all", "n_families_fallback"] == 2
+def test_fallback_rate_table_is_lift_summarys_rows():
+    md = render_markdown(make_inputs(), META)
+    table = md.split("**Q3.", 1)[1].split("## Lift per condition", 1)[0]
+    assert "| scope |" in table
+    assert f"| event_type={CASC} | 1 | 1 | 2 | 50.0% |" in table
+    assert "| all | 1 | 2 | 3 | 66.7% |" in table
 
 
 def test_no_promotions_gives_undefined_rate():
-    res = results_frame().assign(status="rejected")
-    inputs = make_inputs()
-    inputs.results = res
-    inputs.lift_summary = inputs.lift_summary[inputs.lift_summary["row_type"] != "fallback_rate"]
+    inputs = make_inputs(fallback_n=(0, 0))
+    inputs.results = results_frame().assign(status="rejected")
     md = render_markdown(inputs, META)
-    assert "**Q3. Fallback promotion rate — undefined**" in md
+    assert md.count("**Q3. What is the overall fallback promotion rate? — undefined**") == 1
+    assert "WARNING" not in md
 
 
 def test_report_sections_and_symbols_without_cascades():

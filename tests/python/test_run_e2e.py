@@ -99,3 +99,80 @@ def test_second_run_is_byte_identical(two_runs):
                        if m1["outputs"].get(k) != m2["outputs"].get(k))
     assert not differing, f"outputs differ between the two runs: {differing}"
     assert m1 == m2
+
+
+# --------------------------------------------------------------------------------------------
+# issue 7 acceptance: a broken condition filter is flagged by the report (fault injection)
+# --------------------------------------------------------------------------------------------
+
+PROBABLE_BUG_CHECKS = ("partition_bounds", "condition_filter", "zero_lift_event_type")
+
+
+@pytest.fixture(scope="module")
+def fault_run(two_runs):
+    """The same sample and window as ``two_runs``, built with the fault-injection var
+    ``fault_ignore_condition_filter=true``: every conditioned candidate takes all of its twin's
+    events (a condition filter that does nothing)."""
+    tmp, _ = two_runs
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = cli.main(["run", "--run_id", "fault", "--start_date", START, "--end_date", END,
+                       "--symbols", "BTC,ETHUSDT,SOL", "--lookback-days", "7",
+                       "--data-dir", str(tmp / "raw"), "--out-dir", str(tmp / "out"),
+                       "--var", "n_boot=200", "--var", "fault_ignore_condition_filter=true"])
+    return tmp / "out", rc, out.getvalue(), err.getvalue()
+
+
+def _run_outputs(out, run_id):
+    ls = pd.read_csv(out / f"data/reports/ablation/{run_id}/lift_summary.csv")
+    md = (out / f"reports/{run_id}/executive_summary.md").read_text()
+    manifest = json.loads((out / f"data/reports/runs/{run_id}/manifest.json").read_text())
+    return ls, md, manifest
+
+
+def test_broken_condition_filter_is_flagged_by_the_report(fault_run):
+    out, rc, stdout, err = fault_run
+    assert rc == 0, err[-3000:]          # the checks never fail the build: the report must show
+    ls, md, manifest = _run_outputs(out, "fault")
+    assert manifest["vars"]["fault_ignore_condition_filter"] is True
+    # the filter really did nothing: every conditioned lift is exactly 0, n equals the twin's
+    cand = ls.loc[ls["row_type"] == "candidate"]
+    assert len(cand) and (cand["n_cond"] == cand["n_twin"]).all()
+    assert (cand["lift_bps"].dropna() == 0.0).all() and cand["lift_bps"].notna().any()
+    # lift_summary's sanity rows fail
+    san = ls.loc[ls["row_type"] == "sanity"]
+    for check in PROBABLE_BUG_CHECKS:
+        rows = san.loc[san["check_name"] == check]
+        assert len(rows) and (rows["check_ok"] == False).all(), check  # noqa: E712
+    assert manifest["tests"]["warn"] >= 1          # the dbt warn-level test on check_ok
+    # the report's top banner flags the probable bug, naming the failed checks
+    assert md.startswith("> **WARNING: probable bug.**")
+    banner = md.split("\n# ", 1)[0]
+    for check in PROBABLE_BUG_CHECKS:
+        assert f"**{check}**" in banner, check
+    assert "exactly 0" in banner and "ABOVE the bound" in banner
+    # the answers do not pretend: Q1 / Q2 are inconclusive because of the probable bug
+    q = ls.loc[ls["row_type"] == "question"].set_index("row_key")
+    for key in ("Q1", "Q2"):
+        assert q.loc[key, "verdict"] == "inconclusive"
+        assert str(q.loc[key, "verdict_reason"]).startswith("probable bug"), q.loc[key]
+        assert f"**{key}." in md and "— INCONCLUSIVE** (probable bug" in md
+    assert "Q1 Does carry_pos improve LIQUIDATION_CASCADE? -> inconclusive (probable bug" \
+        in stdout
+
+
+def test_same_checks_pass_without_the_fault(two_runs):
+    tmp, results = two_runs
+    assert results[0][0] == 0
+    ls, md, manifest = _run_outputs(tmp / "out", "e2e")
+    assert manifest["vars"]["fault_ignore_condition_filter"] is False
+    san = ls.loc[ls["row_type"] == "sanity"]
+    for check in PROBABLE_BUG_CHECKS:
+        rows = san.loc[(san["check_name"] == check) & san["check_ok"].notna()]
+        assert len(rows) and (rows["check_ok"] == True).all(), check  # noqa: E712
+    assert not md.startswith("> **WARNING") and "probable bug" not in md.split("\n# ", 1)[0]
+    cand = ls.loc[ls["row_type"] == "candidate"]
+    assert (cand["lift_bps"].dropna() != 0.0).any()
+    q = ls.loc[ls["row_type"] == "question"].set_index("row_key")
+    assert {"Q1", "Q2", "Q3"} <= set(q.index)
+    assert not q["verdict_reason"].astype(str).str.startswith("probable bug").any()

@@ -1,6 +1,7 @@
-"""lift_summary: the final ablation table (SPEC 8-9). Candidate rows (lift, BH q, verdict,
-phase-2 status), roll-ups per (event_type, condition) by edge rule and per direction rule,
-fallback promotion rates (SPEC 7) and sanity checks (SPEC 9), in a deterministic row order.
+"""lift_summary: the final ablation table (SPEC 0, 8-9). The answers to the pre-registered
+questions (seed lift_questions + the fallback rate; Holm-adjusted), candidate rows (lift, BH q,
+verdict, phase-2 status), roll-ups per (event_type, condition) by edge rule and per direction
+rule, fallback promotion rates (SPEC 7) and sanity checks (SPEC 9), in a deterministic row order.
 Thin wrapper: the numerics are lifthouse.lift.lift_summary (docs/lift.md)."""
 
 import pyarrow as pa
@@ -39,4 +40,7 @@ def model(dbt, session):
     results = _arrow(dbt.ref("phase2_candidate_results").query("r", """
         select candidate_id, family_id, event_type, status, status_reason
         from r""")).to_pandas()
-    return lift_summary(plan, trades, lift, results, params)
+    questions = _arrow(dbt.ref("lift_questions").query("q", """
+        select question_id, event_type, condition, question
+        from q""")).to_pandas()
+    return lift_summary(plan, trades, lift, results, params, questions)

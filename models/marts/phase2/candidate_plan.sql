@@ -84,11 +84,11 @@ grid as (
 final as (
 
     select
-        event_type || '__' || condition || '__h' || horizon_min::varchar
+        event_type || '__' || condition || '__h' || cast(horizon_min as {{ dbt.type_string() }})
             || '__' || direction_rule || '__' || symbol_scope as candidate_id,
-        event_type || '__h' || horizon_min::varchar
+        event_type || '__h' || cast(horizon_min as {{ dbt.type_string() }})
             || '__' || direction_rule || '__' || symbol_scope as family_id,
-        event_type || '__all__h' || horizon_min::varchar
+        event_type || '__all__h' || cast(horizon_min as {{ dbt.type_string() }})
             || '__' || direction_rule || '__' || symbol_scope as twin_candidate_id,
         event_type,
         condition,

@@ -41,7 +41,12 @@ def model(dbt, session):
     costs = Costs(fee_bps_per_side=float(dbt.config.get("fee_bps_per_side")),
                   slippage_bps_per_side=float(dbt.config.get("slippage_bps_per_side")))
 
-    trades = run_backtest(_frame(events), _frame(bars), _frame(funding), plan_df, costs, split)
+    # fault injection for the sanity-check tests (var fault_ignore_condition_filter, default
+    # false; docs/lift.md): conditioned candidates then take every event of their twin
+    fault = str(dbt.config.get("fault_ignore_condition_filter")).strip().lower() in ("true", "1")
+
+    trades = run_backtest(_frame(events), _frame(bars), _frame(funding), plan_df, costs, split,
+                          ignore_condition_filter=fault)
     table = pa.Table.from_pandas(trades, preserve_index=False)
     day_idx = table.schema.get_field_index("trade_day")
     return table.set_column(day_idx, "trade_day", table.column("trade_day").cast(pa.date32()))
