@@ -622,6 +622,17 @@ def _missing_rollup_reason(plan: pd.DataFrame, lift: pd.DataFrame, et: str, cond
             "rule, so no edge rule could be chosen")
 
 
+def minimum_detectable_lift(ci_low, ci_high, alpha: float, power: float = 0.8):
+    """The smallest true lift a two-sided test at level ``alpha`` detects with ``power``, given
+    the standard error implied by the (1 - alpha) bootstrap CI: (z_{1-a/2} + z_power) * se with
+    se = CI width / (2 z_{1-a/2}). A normal approximation, to say what n the data supports."""
+    from scipy.stats import norm
+
+    z = norm.ppf(1 - alpha / 2)
+    se = (np.asarray(ci_high, dtype=float) - np.asarray(ci_low, dtype=float)) / (2 * z)
+    return (z + norm.ppf(power)) * se
+
+
 def question_rows(questions: pd.DataFrame | None, roll: pd.DataFrame, fallback: pd.DataFrame,
                   plan: pd.DataFrame, lift: pd.DataFrame, params: LiftParams) -> pd.DataFrame:
     """One 'question' row per pre-registered question, the run's answers (docs/lift.md):
@@ -677,6 +688,9 @@ def question_rows(questions: pd.DataFrame | None, roll: pd.DataFrame, fallback: 
             verdict.append(v)
             reason.append(why)
         out["verdict"], out["verdict_reason"] = verdict, reason
+        out["lift_mde_bps"] = minimum_detectable_lift(out["lift_ci_low"].astype(float),
+                                                      out["lift_ci_high"].astype(float),
+                                                      params.alpha)
     all_fb = fallback.loc[fallback["row_key"] == "all"] if len(fallback) else fallback
     fb_row = dict(row_type="question", row_key=FALLBACK_QUESTION_ID, detail=FALLBACK_QUESTION)
     if len(all_fb):
@@ -740,7 +754,7 @@ SUMMARY_COLUMNS = [
     "n_cond", "n_cond_days", "n_twin", "n_complement", "n_boot_days", "n_boot_valid",
     "mean_cond_bps", "mean_twin_bps", "mean_complement_bps",
     "lift_bps", "lift_ci_low", "lift_ci_high", "lift_p_value", "lift_q_bh", "lift_p_holm",
-    "lift_vs_complement_bps", "lift_vs_complement_ci_low", "lift_vs_complement_ci_high",
+    "lift_mde_bps", "lift_vs_complement_bps", "lift_vs_complement_ci_low", "lift_vs_complement_ci_high",
     "lift_vs_complement_p_value", "lift_vs_complement_q_bh",
     "verdict", "verdict_reason", "flag", "status", "status_reason",
     "n_promoted", "n_fallback", "n_promotions", "fallback_rate", "n_families",
@@ -753,7 +767,7 @@ _INT_COLUMNS = ["row_num", "horizon_min", "n_horizons", "n_cond", "n_cond_days",
                 "n_promotions", "n_families", "n_families_promoted", "n_families_fallback"]
 _FLOAT_COLUMNS = ["mean_cond_bps", "mean_twin_bps", "mean_complement_bps", "lift_bps",
                   "lift_ci_low", "lift_ci_high", "lift_p_value", "lift_q_bh", "lift_p_holm",
-                  "lift_vs_complement_bps", "lift_vs_complement_ci_low",
+                  "lift_mde_bps", "lift_vs_complement_bps", "lift_vs_complement_ci_low",
                   "lift_vs_complement_ci_high", "lift_vs_complement_p_value",
                   "lift_vs_complement_q_bh", "fallback_rate", "fallback_rate_families",
                   "check_value"]

@@ -337,6 +337,10 @@ def _ci_label(level: float | None) -> str:
     return f"{100 * level:g}% CI" if level else "CI"
 
 
+# a condition holding for at least this share of its twin's events is flagged in the answer
+CONCENTRATED_SHARE = 0.85
+
+
 def _answer_md(a: Answer, ci_level: float | None = None, n_holm: int | None = None) -> str:
     r = a.row
     head = f"**{a.key}. {a.text} — {a.verdict.upper()}** ({a.reason})."
@@ -360,6 +364,15 @@ def _answer_md(a: Answer, ci_level: float | None = None, n_holm: int | None = No
                       if r.get(k) is not None)
     if scope:
         body += f" Roll-up over {scope}."
+    mde = _num(r.get("lift_mde_bps"))
+    if mde is not None:
+        body += (f" With this n the test would detect a lift of about {fmt_bps(mde)} bps with "
+                 "80% power; half that needs about four times as many events.")
+    n_c, n_t = _num(r.get("n_cond")), _num(r.get("n_twin"))
+    if n_c and n_t and n_c / n_t >= CONCENTRATED_SHARE:
+        body += (f" Note: {n_c / n_t:.0%} of the twin's events are in `{r.get('condition')}`, "
+                 "so conditioning on it can barely change the edge (the comparison is nearly "
+                 "the twin against itself; see the state-timing caveat).")
     return head + body + "\n"
 
 
@@ -484,7 +497,7 @@ def _caveats(inputs: ReportInputs, meta: ReportMeta) -> list[str]:
                    + " per side, on both legs, plus funding for every settlement spanned.")
     else:
         out.append("Costs: the dbt defaults (taker fee and slippage on both legs, plus funding "
-                   "for every settlement spanned; see docs/vars.md).")
+                   "for every settlement spanned; see docs/phase2.md).")
     if not inputs.coverage.empty:
         cov = inputs.coverage
         no_oi = sorted(cov.loc[cov["n_bars_with_oi"] == 0, "symbol"])
@@ -510,6 +523,18 @@ def _caveats(inputs: ReportInputs, meta: ReportMeta) -> list[str]:
                "pre-registered questions, to be <= lift_alpha. The roll-up table's verdicts "
                "are exploratory (BH q across all roll-ups <= lift_q_max), so a pre-registered "
                "pair can be 'yes' above and 'inconclusive' in the table.")
+    state_at = str(meta.vars.get("phase2_condition_state_at", "detection"))
+    if state_at == "detection":
+        out.append("State timing: conditions match the state at the confirming bar (SPEC 4). "
+                   "Both detectors fire on large moves, which lift the 60-minute volatility "
+                   "they are part of, so most events are `vol_high` at detection and vol "
+                   "conditions compare the twin with (almost) itself. `--var "
+                   "phase2_condition_state_at=pre_event` matches on the state before the "
+                   "episode started instead (docs/phase2.md).")
+    else:
+        out.append(f"State timing: conditions match the state `{state_at}` "
+                   "(var phase2_condition_state_at; docs/phase2.md), not the state at the "
+                   "confirming bar.")
     if meta.synthetic:
         out.append("**The data is the synthetic sample market** (`lifthouse sample`), with "
                    "planted effects: the numbers test the pipeline, not the market.")

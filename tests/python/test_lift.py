@@ -546,3 +546,15 @@ def test_lift_summary_question_rows_come_first_and_match_rollups(world):
     # without a questions table only the fallback-rate question is there
     s0 = L.lift_summary(plan, trades, lift, None, FAST)
     assert list(s0.loc[s0["row_type"] == "question", "row_key"]) == ["Q3"]
+
+
+def test_minimum_detectable_lift_from_the_ci():
+    from scipy.stats import norm
+
+    # a 95% CI of +-1.96 means se = 1: MDE = z_0.975 + z_0.8
+    mde = L.minimum_detectable_lift([-1.96], [1.96], 0.05)
+    se = 1.96 / norm.ppf(0.975)
+    assert mde[0] == pytest.approx(se * (norm.ppf(0.975) + norm.ppf(0.8)))
+    # wider CI, proportionally larger MDE
+    assert L.minimum_detectable_lift([0.0], [8.0], 0.05)[0] == pytest.approx(
+        2 * L.minimum_detectable_lift([0.0], [4.0], 0.05)[0])

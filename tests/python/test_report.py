@@ -336,3 +336,24 @@ def test_figures_with_empty_tables(tmp_path):
     inputs.lift_summary = inputs.lift_summary[inputs.lift_summary["row_type"] != "rollup"]
     files = write_report(tmp_path, inputs, META)
     assert files["event_paths.png"].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_answer_states_the_minimum_detectable_lift_and_concentration():
+    inputs = make_inputs()
+    ls = inputs.lift_summary
+    q1 = (ls["row_type"] == "question") & (ls["row_key"] == "Q1")
+    ls.loc[q1, "lift_mde_bps"] = 11.2
+    ls.loc[q1, "n_twin"] = 85          # 80 of 85 twin events are carry_pos: concentrated
+    md = render_markdown(inputs, META)
+    line = _line(md, "Q1")
+    assert "detect a lift of about +11.20 bps with 80% power" in line
+    assert "94% of the twin's events are in `carry_pos`" in line
+    # Q2 has neither an MDE value nor a concentrated condition (80 of 240)
+    assert "80% power" not in _line(md, "Q2") and "twin's events are in" not in _line(md, "Q2")
+
+
+def test_state_timing_caveat_follows_the_var():
+    md = render_markdown(make_inputs(), META)
+    assert "phase2_condition_state_at=pre_event" in md
+    meta = ReportMeta(**{**META.__dict__, "vars": {**META.vars, "phase2_condition_state_at": "pre_event"}})
+    assert "conditions match the state `pre_event`" in render_markdown(make_inputs(), meta)

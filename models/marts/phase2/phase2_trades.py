@@ -11,6 +11,13 @@ import pyarrow as pa
 from lifthouse.backtest import Costs, Split, run_backtest
 
 
+STATE_COLUMNS = {
+    "detection": "vol_regime, carry_state",
+    "pre_event": "coalesce(vol_regime_pre, 'warmup') as vol_regime, "
+                 "coalesce(carry_state_pre, 'warmup') as carry_state",
+}
+
+
 def _frame(relation) -> pd.DataFrame:
     return relation.to_arrow_table().to_pandas()
 
@@ -19,8 +26,15 @@ def model(dbt, session):
     dbt.config(materialized="table")
     # dbt passes only the config keys it finds as literal dbt.config.get("...") calls
 
+    # which state a condition matches (var phase2_condition_state_at, docs/phase2.md): the state
+    # at the confirming bar, or the one before the episode started (NULL there = warm-up)
+    state_at = str(dbt.config.get("condition_state_at")).strip()
+    if state_at not in STATE_COLUMNS:
+        raise ValueError(f"phase2_condition_state_at must be one of {sorted(STATE_COLUMNS)}, "
+                         f"got {state_at!r}")
     events = dbt.ref("event_registry").filter("in_window").project(
-        "event_id, event_type, symbol, detected_at, direction, vol_regime, carry_state, in_window")
+        "event_id, event_type, symbol, detected_at, direction, " + STATE_COLUMNS[state_at]
+        + ", in_window")
     bars = dbt.ref("features_v1").filter("in_window").project(
         "symbol, open_time, open, close, is_gap")
     funding = dbt.ref("stg_binance__funding_rates").project(
