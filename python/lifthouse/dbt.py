@@ -42,7 +42,7 @@ def dbt_executable() -> str:
 def dbt_env(warehouse: Path, target_dir: Path, log_dir: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["LIFTHOUSE_WAREHOUSE"] = str(Path(warehouse).resolve())
-    env["LIFTHOUSE_DBT_TARGET"] = str(Path(target_dir).resolve())
+    env["DBT_TARGET_PATH"] = str(Path(target_dir).resolve())
     env["DBT_LOG_PATH"] = str(Path(log_dir or target_dir).resolve())
     env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     env["DO_NOT_TRACK"] = "1"

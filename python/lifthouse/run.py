@@ -33,7 +33,7 @@ from lifthouse.dbt import REPO_ROOT, run_dbt
 from lifthouse.export import (ExportLayout, WarehouseError, WarehouseLockedError, connect,
                               export_run, is_lock_error, lock_message, phase2_counts)
 from lifthouse.manifest import write_manifest
-from lifthouse.raw import RawDataError, normalize_symbol, resolve_data_dir
+from lifthouse.raw import DATASETS, RawDataError, list_files, normalize_symbol, resolve_data_dir
 
 STAGES = ("preflight", "build", "export", "report", "manifest")
 DEFAULT_SYMBOLS = "BTC,ETH,SOL"
@@ -490,9 +490,12 @@ def _reproduce_run(args: argparse.Namespace, data_dir: Path) -> list[str]:
     that fills the same raw layout from Binance's public data (window plus lookback)."""
     load_start = args.start_date - dt.timedelta(days=int(args.lookback_days))
     symbols = ",".join(normalize_symbol(s) for s in args.symbols.split(",") if s.strip())
+    # exactly the datasets this run read, so the archive route rebuilds the same inputs
+    present = [d for d in DATASETS if list_files(Path(data_dir), d)]
+    datasets = present or ["um_klines_1m", "um_funding_rate", "um_open_interest_5m",
+                           "um_liquidations", "spot_klines_1m"]
     ingest = ["lifthouse", "ingest", "--symbols", symbols, "--start", load_start.isoformat(),
-              "--end", args.end_date.isoformat(), "--datasets",
-              "um_klines_1m,um_funding_rate,um_open_interest_5m,um_liquidations,spot_klines_1m",
+              "--end", args.end_date.isoformat(), "--datasets", ",".join(datasets),
               "--data-dir", str(data_dir)]
     parts = ["lifthouse", "run", "--run-id", args.run_id, "--start-date",
              args.start_date.isoformat(), "--end-date", args.end_date.isoformat(),
@@ -504,7 +507,8 @@ def _reproduce_run(args: argparse.Namespace, data_dir: Path) -> list[str]:
         parts += ["--warehouse", str(args.warehouse)]
     for v in args.vars:
         parts += ["--var", v]
-    return ["# fill the raw layout from Binance's public archive (skip if the data is there)",
+    return ["# fill the raw layout from Binance's public archive (or load local copies with",
+            "# `lifthouse import --dataset <name> FILE...`; skip if the data is there)",
             shlex.join(ingest), "# build, export and report", shlex.join(parts)]
 
 
