@@ -147,6 +147,20 @@ def test_refuses_foreign_data_and_force_replaces(tmp_path):
     assert file_hashes(tmp_path) != before
 
 
+def test_rebuilds_its_own_sample_from_an_older_generator(tmp_path):
+    """The same generation written by an older generator version is the sample's own data:
+    rebuilt (not refused), with the current generator's bytes."""
+    kw = dict(symbols=("ETHUSDT",), start="2025-01-01", end="2025-01-03", lookback_days=2)
+    generate(tmp_path, seed=1, **kw)
+    current = file_hashes(tmp_path)
+    truth = tmp_path / TRUTH_DIR / TRUTH_FILE
+    doc = json.loads(truth.read_text())
+    doc["params"]["generator_version"] = doc["generator_version"] = "0"
+    truth.write_text(json.dumps(doc))
+    generate(tmp_path, seed=1, **kw)
+    assert file_hashes(tmp_path) == current
+
+
 def test_cli(tmp_path, capsys):
     rc = cli_main(["sample", "--data-dir", str(tmp_path), "--n-symbols", "2", "--start",
                    "2025-01-01", "--end", "2025-01-02", "--lookback-days", "1", "--seed", "3"])

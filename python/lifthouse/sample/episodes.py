@@ -25,7 +25,12 @@ GAP_MEAN_MIN = 300.0         # ... plus an exponential gap with this mean
 CASCADE_WEIGHTS = (1.0, 1.5, 2.0)   # early cascade bars, in trailing 24h sigmas (then the flush)
 CASCADE_OI_SPLIT = np.array([0.15, 0.20, 0.25, 0.40])
 CASCADE_LIQ_SPLIT = np.array([0.10, 0.15, 0.25, 0.50])
-EFFECT_BPS = (45.0, 65.0)    # planted drift in the effect's state (uniform range, bps)
+EFFECT_BPS = (70.0, 95.0)    # planted cascade drift in the effect's state (uniform range, bps)
+# Planted vacuum drift in vol_high. Larger than the cascades': natural vacuums (a shock lifts the
+# 60-minute vol, so nearly all of them are vol_high at detection) share the vol_high cell and
+# carry a negative after-cost mean, and 45-65 bp was not detectable over them in 60 days.
+VACUUM_EFFECT_BPS = (150.0, 190.0)
+VACUUM_HIGH_SHARE = 0.75     # share of planted vacuums aimed at vol_high (the rest: the contrast)
 OFF_EFFECT_BPS = (0.0, 10.0)  # ... and outside it
 CALM_MIN = 90                # bars before an episode without shocks
 VOL_WINDOW_5M = 7 * DAY // 5  # trailing 7 days of 5-minute samples for the vol tertiles
@@ -127,7 +132,7 @@ def plant_chunk(R: np.ndarray, RNGL: np.ndarray, VOL: np.ndarray, offset: int, g
     cursor = {"C": 0, "V": 0}
     while min(cursor.values()) < n:
         kind = min(cursor, key=lambda k: (cursor[k], k))
-        want_high = bool(rng.random() < 0.5)
+        want_high = bool(rng.random() < (VACUUM_HIGH_SHARE if kind == "V" else 0.5))
         d = 1.0 if rng.random() < 0.5 else -1.0
         shock = rng.uniform(5.0, 6.0)
         z_target = rng.uniform(6.0, 9.0)
@@ -240,7 +245,7 @@ def _place_vacuum(R, RNGL, VOL, offset, j, d, shock, z_target, noise, u, want_hi
         target = max(med_range * (1.8 + 1.0 * u[k]), 1.2 * abs(R[J + k]))
         out.range_override[j + k] = target
         out.volume_override[j + k] = med_vol * (0.12 + 0.13 * u[(k + 4) % 8])
-    lo, hi = EFFECT_BPS if want_high else OFF_EFFECT_BPS
+    lo, hi = VACUUM_EFFECT_BPS if want_high else OFF_EFFECT_BPS
     amp = lo + (hi - lo) * u[0]
     out.drifts.append((conf, d * amp * 1e-4))
     return {

@@ -23,7 +23,7 @@ from lifthouse.sample import market as mk
 from lifthouse.sample.params import (DEFAULT_SYMBOLS, MINUTES_PER_DAY, MODEL, SymbolParams,
                                      symbol_key, symbol_params)
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 SAMPLE_DATASETS = ("um_klines_1m", "spot_klines_1m", "um_funding_rate", "um_open_interest_5m",
                    "um_liquidations")
 TRUTH_DIR = "_sample"
@@ -133,7 +133,9 @@ class _SymbolState:
     sp: SymbolParams
     key: int
     idio: np.ndarray
-    vol_noise: float
+    vol_noise: np.ndarray       # log-volume noise components
+    vol_exc: np.ndarray         # post-shock excitation kernels: volatility ...
+    volume_exc: np.ndarray      # ... and volume
     logc: float
     spot_logc: float
     basis_slow: float
@@ -166,7 +168,9 @@ def _init_state(seed: int, symbol: str, f_start, end, start) -> tuple[_SymbolSta
     key = symbol_key(symbol)
     f_times, f_rates, occ = _funding(seed, key, f_start, end, start)
     logc = float(np.log(sp.price0))
-    st = _SymbolState(sp, key, np.zeros(len(MODEL.idio_vol_components)), 0.0, logc,
+    st = _SymbolState(sp, key, np.zeros(len(MODEL.idio_vol_components)),
+                      np.zeros(len(MODEL.volume_noise_components)),
+                      np.zeros(len(MODEL.vol_excite)), np.zeros(len(MODEL.volume_excite)), logc,
                       logc + 3e-4, 0.0, 0.0, 0.0, np.empty(0), np.empty(0), np.empty(0),
                       np.empty(0), 0, f_times, f_rates)
     return st, occ
@@ -184,11 +188,16 @@ def _check_target(data_dir: Path, symbols: list[str], params: dict, force: bool)
     same = False
     if truth.exists():
         try:
-            same = json.loads(truth.read_text()).get("params") == params
+            stored = dict(json.loads(truth.read_text()).get("params") or {})
         except (OSError, json.JSONDecodeError):
-            same = False
-    # the same generation run again (its ground truth says so): the folders are the sample's
-    # own, so they are rebuilt from scratch (also picks up a changed generator)
+            stored = {}
+        mine = dict(params)
+        stored.pop("generator_version", None)
+        mine.pop("generator_version", None)
+        same = bool(stored) and stored == mine
+    # the same generation run again (its ground truth says so, whatever generator version wrote
+    # it): the folders are the sample's own, so they are rebuilt from scratch (also picks up a
+    # changed generator)
     if not (same or force):
         raise raw.RawDataError(
             f"{data_dir} already holds data for {sorted({p.parent.name[7:] for p in found})} "
@@ -268,14 +277,27 @@ def _symbol_month(data_dir: Path, st: _SymbolState, seed: int, null: bool, mkey:
     rng = {k: mk.rng_for(seed, st.key, mkey, k) for k in (S_VOL, S_RET, S_BAR, S_PLANT, S_LIQ,
                                                             S_OI, S_SPOT)}
     h_s, st.idio = mk.log_vol(rng[S_VOL], n, MODEL.idio_vol_components, st.idio)
-    sig = mk.bar_sigma(sp.sigma, h_m + h_s, mod)
     b = MODEL.beta
-    r0 = sig * (b * z_m + np.sqrt(1 - b * b) * mk.t_innovations(rng[S_RET], n, MODEL.t_df))
+    z = b * z_m + np.sqrt(1 - b * b) * mk.t_innovations(rng[S_RET], n, MODEL.t_df)
+    # post-shock excitation: a large |z| widens the following bars (volatility) and raises the
+    # volume of its own and the following bars; driven by the innovations, never by later bars
+    h_x, st.vol_exc = mk.excitation(mk.shock_mark(z, MODEL.shock_z0), MODEL.vol_excite,
+                                    st.vol_exc, lagged=True, cap=MODEL.vol_excite_cap)
+    sig = mk.bar_sigma(sp.sigma, h_m + h_s + h_x, mod)
+    r0 = sig * z
+    # ... the volume by the natural move against the std of the 24h before it (the planted
+    # shapes of earlier months included, this month's not yet planted)
+    sd_before = mk.rolling_std(np.concatenate([st.hist_r, r0]), MINUTES_PER_DAY)
+    sd_before = np.concatenate([[np.nan], sd_before[:-1]])[st.hist_r.size:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        move = np.abs(r0) / sd_before
+    v_x, st.volume_exc = mk.excitation(mk.shock_mark(move, MODEL.volume_shock_z0),
+                                       MODEL.volume_excite, st.volume_exc, lagged=False,
+                                       cap=MODEL.volume_excite_cap)
     rb = rng[S_BAR]
     wick_u = rb.standard_exponential((2, n))
-    phi = mk.phi_of(MODEL.volume_noise_halflife)
-    eta, st.vol_noise = mk.ar1(rb.standard_normal(n) * MODEL.volume_noise_sd * np.sqrt(1 - phi * phi),
-                               phi, st.vol_noise)
+    eta, st.vol_noise = mk.volume_noise(rb, n, MODEL.volume_noise_components, st.vol_noise)
+    eta = eta + v_x
     taker_noise = rb.standard_normal(n)
     count_noise = rb.standard_normal(n)
     up, down = mk.log_ranges(r0, sig, wick_u)

@@ -9,6 +9,8 @@ same bytes.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy.signal import lfilter
 
@@ -66,9 +68,83 @@ def intraday(minute_of_day: np.ndarray, hourly: np.ndarray) -> np.ndarray:
 def bar_sigma(sigma: float, log_vol_path: np.ndarray, minute_of_day: np.ndarray,
               model: ModelParams = MODEL) -> np.ndarray:
     """Conditional 1m return std: level x intraday profile x exp(log-vol), mean-corrected so the
-    average variance is ``sigma**2``."""
+    average variance is ``sigma**2``. ``log_vol_path`` includes the post-shock excitation
+    (``vol_excitation``), whose mean and variance are corrected for here too."""
     var = log_vol_variance(model.market_vol_components) + log_vol_variance(model.idio_vol_components)
-    return sigma * intraday(minute_of_day, VOL_PROFILE) * np.exp(log_vol_path - var)
+    m, v = kernel_moments(model.vol_excite, model.shock_z0, model)
+    return sigma * intraday(minute_of_day, VOL_PROFILE) * np.exp(log_vol_path - var - m - v)
+
+
+# ---------------------------------------------------------------- post-shock excitation
+
+@lru_cache(maxsize=4)
+def _t_unit_grid(df: float) -> tuple[np.ndarray, np.ndarray]:
+    """A fixed quadrature grid (|z| values, probability weights) of the unit-variance Student t."""
+    from scipy.stats import t as student_t
+
+    scale = np.sqrt(df / (df - 2.0))
+    edges = np.linspace(0.0, 40.0, 40_001)
+    mid = 0.5 * (edges[1:] + edges[:-1])
+    p = 2.0 * np.diff(student_t.cdf(edges * scale, df))
+    return mid, p
+
+
+def shock_mark(z: np.ndarray, z0: float) -> np.ndarray:
+    """The excitation a bar sends forward: log(|z| / z0) above the threshold, else 0 (NaN: 0)."""
+    a = np.abs(np.nan_to_num(np.asarray(z, dtype=float))) / z0
+    return np.log(np.maximum(a, 1.0))
+
+
+@lru_cache(maxsize=16)
+def kernel_moments(kernels: tuple[tuple[float, float], ...], z0: float,
+                   model: ModelParams = MODEL) -> tuple[float, float]:
+    """Stationary mean and variance of an excitation path sum_k w_k sum_j phi_k^j mark_{t-j}
+    with i.i.d. marks of i.i.d. unit-variance Student t moves (exact for the volatility
+    excitation; an approximation for the volume's, whose moves are clustered)."""
+    if not kernels:
+        return 0.0, 0.0
+    mid, p = _t_unit_grid(model.t_df)
+    mark = np.log(np.maximum(mid / z0, 1.0))
+    e1 = float(np.dot(p, mark))
+    var_mark = float(np.dot(p, mark * mark)) - e1 * e1
+    phis = [phi_of(h) for h, _ in kernels]
+    ws = [w for _, w in kernels]
+    mean = e1 * sum(w / (1.0 - f) for w, f in zip(ws, phis))
+    var = var_mark * sum(wa * wb / (1.0 - fa * fb)
+                         for wa, fa in zip(ws, phis) for wb, fb in zip(ws, phis))
+    return mean, var
+
+
+def excitation(mark: np.ndarray, kernels: tuple[tuple[float, float], ...], state: np.ndarray,
+               lagged: bool, cap: float) -> tuple[np.ndarray, np.ndarray]:
+    """Sum over kernels of x_t = phi x_{t-1} + w mark_t (``state``: each kernel's last x),
+    saturating smoothly at ``cap`` (cap * tanh(x / cap): a run of shocks does not compound
+    without bound). ``lagged``: return x_{t-1} (the excitation a bar inherits from the bars
+    before it, for the volatility, which must be known before the bar's innovation), else x_t
+    (the bar's own mark included, for its volume). Returns (path, new state)."""
+    n = mark.size
+    total = np.zeros(n)
+    new_state = np.asarray(state, dtype=float).copy()
+    for k, (half_life, w) in enumerate(kernels):
+        x, new_state[k] = ar1(w * mark, phi_of(half_life), float(state[k]))
+        total += np.concatenate([[state[k]], x[:-1]]) if lagged else x
+    return cap * np.tanh(total / cap), new_state
+
+
+def volume_noise(rng: np.random.Generator, n: int, components: tuple[tuple[float, float], ...],
+                 state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Log-volume noise: a sum of stationary AR(1) components (half-life 0 = i.i.d.)."""
+    total = np.zeros(n)
+    new_state = np.asarray(state, dtype=float).copy()
+    eps = rng.standard_normal((len(components), n))
+    for k, (half_life, sd) in enumerate(components):
+        if half_life <= 0:
+            total += sd * eps[k]
+            continue
+        phi = phi_of(half_life)
+        x, new_state[k] = ar1(eps[k] * sd * np.sqrt(1.0 - phi * phi), phi, float(state[k]))
+        total += x
+    return total, new_state
 
 
 def log_ranges(r: np.ndarray, sig: np.ndarray, wick_u: np.ndarray,
@@ -81,11 +157,13 @@ def log_ranges(r: np.ndarray, sig: np.ndarray, wick_u: np.ndarray,
 def nominal_volume_usd(log_range: np.ndarray, sigma: float, minute_of_day: np.ndarray,
                        noise: np.ndarray, volume_usd: float, model: ModelParams = MODEL) -> np.ndarray:
     """USD volume per bar: rises with the bar's range (power ``volume_gamma``), an intraday
-    profile beyond what volatility explains, and persistent lognormal noise."""
+    profile beyond what volatility explains, and lognormal noise (``noise``: the log noise plus
+    the post-shock volume excitation; both means are corrected for here)."""
     extra = intraday(minute_of_day, VOLUME_PROFILE / VOL_PROFILE ** model.volume_gamma)
     # E[(range/sigma)^gamma] ~ (1.2)^gamma on average; the constant keeps the mean near volume_usd
     rel = np.maximum(log_range / (1.2 * sigma), 1e-3) ** model.volume_gamma
-    return volume_usd * extra * rel * np.exp(noise - 0.5 * model.volume_noise_sd ** 2)
+    m, v = kernel_moments(model.volume_excite, model.volume_shock_z0, model)
+    return volume_usd * extra * rel * np.exp(noise - 0.5 * model.volume_noise_var - m - 0.5 * v)
 
 
 def round_to(x: np.ndarray, step: float) -> np.ndarray:
