@@ -4,7 +4,7 @@ Stages, each timed and logged as ``[k/5]``:
 
 1. preflight  — data coverage for the window + lookback (fail fast, or fill with --ingest /
                 --generate and check again);
-2. build      — ``dbt build --select +lift_summary +phase2_candidate_results`` into the run's own
+2. build      — ``dbt build --select +lift_summary +phase2_candidate_results +dq_perp_kline_gaps`` into the run's own
                 warehouse file (``<out>/warehouse/<run_id>.duckdb``); logs "Phase 2 complete";
 3. export     — deterministic CSV / Parquet under ``<out>/data/reports/{ablation,phase2}/<run_id>/``
                 and the report tables under ``<out>/data/reports/runs/<run_id>/tables/``;
@@ -37,7 +37,7 @@ from lifthouse.raw import DATASETS, RawDataError, list_files, normalize_symbol, 
 
 STAGES = ("preflight", "build", "export", "report", "manifest")
 DEFAULT_SYMBOLS = "BTC,ETH,SOL"
-DEFAULT_SELECT = ("+lift_summary", "+phase2_candidate_results")
+DEFAULT_SELECT = ("+lift_summary", "+phase2_candidate_results", "+dq_perp_kline_gaps")
 DEMO_RUN_ID = "demo"
 DEMO_START = "2025-01-01"
 DEMO_END = "2025-03-01"
@@ -367,7 +367,7 @@ def report_meta(cfg: RunConfig):
     return ReportMeta(
         run_id=cfg.run_id, start_date=cfg.start_date.isoformat(),
         end_date=cfg.end_date.isoformat(), symbols=list(cfg.symbols), vars=vars_,
-        reproduce=list(cfg.reproduce), min_n=int(vars_.get("lift_min_n", DEFAULT_MIN_N)),
+        reproduce=list(cfg.reproduce) or reproduce_commands(cfg), min_n=int(vars_.get("lift_min_n", DEFAULT_MIN_N)),
         min_days=int(vars_.get("lift_min_days", DEFAULT_MIN_DAYS)),
         ci_level=(1 - float(alpha)) if alpha is not None else None,
         lookback_days=cfg.lookback_days, synthetic=cfg.synthetic,
@@ -485,31 +485,38 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     _add_common(parser)
 
 
-def _reproduce_run(args: argparse.Namespace, data_dir: Path) -> list[str]:
-    """The commands that reproduce this run: the run itself, and before it the archive ingest
-    that fills the same raw layout from Binance's public data (window plus lookback)."""
-    load_start = args.start_date - dt.timedelta(days=int(args.lookback_days))
-    symbols = ",".join(normalize_symbol(s) for s in args.symbols.split(",") if s.strip())
-    # exactly the datasets this run read, so the archive route rebuilds the same inputs
-    present = [d for d in DATASETS if list_files(Path(data_dir), d)]
-    datasets = present or ["um_klines_1m", "um_funding_rate", "um_open_interest_5m",
-                           "um_liquidations", "spot_klines_1m"]
-    ingest = ["lifthouse", "ingest", "--symbols", symbols, "--start", load_start.isoformat(),
-              "--end", args.end_date.isoformat(), "--datasets", ",".join(datasets),
-              "--data-dir", str(data_dir)]
-    parts = ["lifthouse", "run", "--run-id", args.run_id, "--start-date",
-             args.start_date.isoformat(), "--end-date", args.end_date.isoformat(),
-             "--symbols", args.symbols, "--lookback-days", str(args.lookback_days),
-             "--data-dir", str(data_dir)]
-    if args.out_dir != ".":
-        parts += ["--out-dir", str(args.out_dir)]
-    if args.warehouse:
-        parts += ["--warehouse", str(args.warehouse)]
-    for v in args.vars:
-        parts += ["--var", v]
-    return ["# fill the raw layout from Binance's public archive (or load local copies with",
-            "# `lifthouse import --dataset <name> FILE...`; skip if the data is there)",
-            shlex.join(ingest), "# build, export and report", shlex.join(parts)]
+def reproduce_commands(cfg: RunConfig) -> list[str]:
+    """The commands that reproduce a run, computed when the report is written (after any
+    --ingest / --generate fill, so reruns print the same lines): how the raw layout was filled
+    (the generator for synthetic data; else the archive ingest of exactly the datasets the run
+    read, window plus lookback), then the run itself."""
+    symbols = ",".join(cfg.symbols)
+    load_start = cfg.start_date - dt.timedelta(days=int(cfg.lookback_days))
+    if cfg.synthetic or cfg.fill == "generate":
+        fill = ["lifthouse", "sample", "--data-dir", str(cfg.data_dir), "--symbols", symbols,
+                "--start", cfg.start_date.isoformat(), "--end", cfg.end_date.isoformat(),
+                "--lookback-days", str(cfg.lookback_days)]
+        if cfg.sample_seed is not None:
+            fill += ["--seed", str(cfg.sample_seed)]
+        head = ["# generate the synthetic sample market into the raw layout"]
+    else:
+        present = [d for d in DATASETS if list_files(Path(cfg.data_dir), d)]
+        fill = ["lifthouse", "ingest", "--symbols", symbols, "--start", load_start.isoformat(),
+                "--end", cfg.end_date.isoformat(), "--datasets", ",".join(present),
+                "--data-dir", str(cfg.data_dir)]
+        head = ["# fill the raw layout from Binance's public archive (or load local copies with",
+                "# `lifthouse import --dataset <name> FILE...`; skip if the data is there)"]
+    parts = ["lifthouse", "run", "--run-id", cfg.run_id, "--start-date",
+             cfg.start_date.isoformat(), "--end-date", cfg.end_date.isoformat(),
+             "--symbols", symbols, "--lookback-days", str(cfg.lookback_days),
+             "--data-dir", str(cfg.data_dir)]
+    if str(cfg.out_dir) != ".":
+        parts += ["--out-dir", str(cfg.out_dir)]
+    if cfg.warehouse:
+        parts += ["--warehouse", str(cfg.warehouse)]
+    for key, value in sorted(cfg.extra_vars.items()):
+        parts += ["--var", f"{key}={json.dumps(value) if not isinstance(value, str) else value}"]
+    return [*head, shlex.join(fill), "# build, export and report", shlex.join(parts)]
 
 
 def config_from_args(args: argparse.Namespace, *, run_id: str, start: dt.date, end: dt.date,
@@ -541,11 +548,9 @@ def _main(build: Callable[[], RunConfig], log: RunLog | None = None,
 
 
 def run_run(args: argparse.Namespace) -> int:
-    data_dir = resolve_data_dir(args.data_dir)
     return _main(lambda: config_from_args(
         args, run_id=args.run_id, start=args.start_date, end=args.end_date,
-        lookback_days=args.lookback_days, fill=args.fill,
-        reproduce=_reproduce_run(args, data_dir)))
+        lookback_days=args.lookback_days, fill=args.fill, reproduce=[]))
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -138,3 +138,31 @@ def test_locked_warehouse_fails_before_building(tmp_path, capsys):
     assert rc == 1
     assert "locked by another process" in err and "exported Parquet" in err
     assert "dbt build" not in out  # failed before dbt started
+
+
+def test_reproduce_commands_name_the_fill_and_the_run(tmp_path):
+    import datetime as dt
+
+    from lifthouse.raw import write_dataset
+    from lifthouse.run import RunConfig, reproduce_commands
+
+    import pyarrow as pa
+
+    raw = tmp_path / "raw"
+    t = pa.array([dt.datetime(2025, 1, 1)], type=pa.timestamp("us"))
+    write_dataset(raw, "um_funding_rate", "BTCUSDT", pa.table({"funding_time": t, "funding_rate": [1e-4]}))
+    cfg = RunConfig(run_id="r1", start_date=dt.date(2025, 1, 8), end_date=dt.date(2025, 2, 1),
+                    symbols=["BTC"], data_dir=raw, out_dir=tmp_path / "out", lookback_days=7,
+                    extra_vars={"n_boot": 500})
+    lines = reproduce_commands(cfg)
+    ingest = next(x for x in lines if x.startswith("lifthouse ingest"))
+    # the window plus lookback, and exactly the datasets the raw layout holds
+    assert "--start 2025-01-01 --end 2025-02-01" in ingest
+    assert "--datasets um_funding_rate " in ingest and "BTCUSDT" in ingest
+    run = next(x for x in lines if x.startswith("lifthouse run"))
+    assert "--run-id r1" in run and "--var n_boot=500" in run
+    synthetic = RunConfig(run_id="r2", start_date=dt.date(2025, 1, 8), end_date=dt.date(2025, 2, 1),
+                          symbols=["BTC"], data_dir=raw, out_dir=tmp_path / "out", lookback_days=7,
+                          synthetic=True, sample_seed=7)
+    assert any(x.startswith("lifthouse sample") and "--seed 7" in x
+               for x in reproduce_commands(synthetic))
