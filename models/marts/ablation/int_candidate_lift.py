@@ -2,14 +2,8 @@
 over the complement, with paired day-block bootstrap CIs and p-values (SPEC 8).
 Thin wrapper: the numerics are lifthouse.lift.candidate_lift (docs/lift.md)."""
 
-import pyarrow as pa
-
 from lifthouse.lift import LiftParams, candidate_lift
-
-
-def _arrow(rel) -> pa.Table:
-    out = rel.arrow()
-    return out.read_all() if isinstance(out, pa.RecordBatchReader) else out
+from lifthouse.modelio import read_plan, to_pandas
 
 
 def model(dbt, session):
@@ -24,14 +18,10 @@ def model(dbt, session):
         "lift_min_days": dbt.config.get("lift_min_days"),
     }
     params = LiftParams.from_config(cfg.get)
-    plan = _arrow(dbt.ref("candidate_plan").query("p", """
-        select candidate_id, family_id, twin_candidate_id, event_type, condition,
-               vol_condition, carry_condition, is_conditioned, horizon_min, direction_rule,
-               symbol_scope
-        from p""")).to_pandas()
-    trades = _arrow(dbt.ref("phase2_trades").query("t", """
+    plan = read_plan(dbt.ref("candidate_plan"))
+    trades = to_pandas(dbt.ref("phase2_trades"), """
         select candidate_id, event_id, symbol, vol_regime, carry_state, trade_status,
                net_bps, block, trade_day
-        from t
-        where trade_status = 'traded'""")).to_pandas()
+        from r
+        where trade_status = 'traded'""")
     return candidate_lift(plan, trades, params)

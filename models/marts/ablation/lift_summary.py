@@ -4,14 +4,8 @@ verdict, phase-2 status), roll-ups per (event_type, condition) by edge rule and 
 rule, fallback promotion rates (SPEC 7) and sanity checks (SPEC 9), in a deterministic row order.
 Thin wrapper: the numerics are lifthouse.lift.lift_summary (docs/lift.md)."""
 
-import pyarrow as pa
-
 from lifthouse.lift import LiftParams, lift_summary
-
-
-def _arrow(rel) -> pa.Table:
-    out = rel.arrow()
-    return out.read_all() if isinstance(out, pa.RecordBatchReader) else out
+from lifthouse.modelio import read_plan, to_pandas
 
 
 def model(dbt, session):
@@ -26,21 +20,17 @@ def model(dbt, session):
         "lift_min_days": dbt.config.get("lift_min_days"),
     }
     params = LiftParams.from_config(cfg.get)
-    plan = _arrow(dbt.ref("candidate_plan").query("p", """
-        select candidate_id, family_id, twin_candidate_id, event_type, condition,
-               vol_condition, carry_condition, is_conditioned, horizon_min, direction_rule,
-               symbol_scope
-        from p""")).to_pandas()
+    plan = read_plan(dbt.ref("candidate_plan"))
     # every considered row: sanity checks count skipped-overlap events too
-    trades = _arrow(dbt.ref("phase2_trades").query("t", """
+    trades = to_pandas(dbt.ref("phase2_trades"), """
         select candidate_id, event_id, symbol, vol_regime, carry_state, trade_status,
                net_bps, block, trade_day
-        from t""")).to_pandas()
-    lift = _arrow(dbt.ref("int_candidate_lift")).to_pandas()
-    results = _arrow(dbt.ref("phase2_candidate_results").query("r", """
+        from r""")
+    lift = to_pandas(dbt.ref("int_candidate_lift"))
+    results = to_pandas(dbt.ref("phase2_candidate_results"), """
         select candidate_id, family_id, event_type, status, status_reason
-        from r""")).to_pandas()
-    questions = _arrow(dbt.ref("lift_questions").query("q", """
+        from r""")
+    questions = to_pandas(dbt.ref("lift_questions"), """
         select question_id, event_type, condition, question
-        from q""")).to_pandas()
+        from r""")
     return lift_summary(plan, trades, lift, results, params, questions)

@@ -9,22 +9,19 @@ lifthouse.stats, gates and fallback in lifthouse.promotion. Rules in docs/phase2
 import pandas as pd
 
 from lifthouse.backtest import Split
+from lifthouse.modelio import to_pandas
 from lifthouse.promotion import Gates, build_candidate_results
 from lifthouse.stats import candidate_statistics
-
-
-def _frame(relation) -> pd.DataFrame:
-    return relation.to_arrow_table().to_pandas()
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     # dbt passes only the config keys it finds as literal dbt.config.get("...") calls
 
-    plan = _frame(dbt.ref("candidate_plan"))
+    plan = to_pandas(dbt.ref("candidate_plan"))
     trades = dbt.ref("phase2_trades").project(
         "candidate_id, event_id, trade_status, block, entry_time, trade_day, net_bps")
-    lift = _frame(dbt.ref("int_candidate_lift").project(
+    lift = to_pandas(dbt.ref("int_candidate_lift").project(
         "candidate_id, lift_bps, lift_ci_low, lift_ci_high"))
 
     split = Split(
@@ -38,6 +35,6 @@ def model(dbt, session):
                   q_max=float(dbt.config.get("q_max")),
                   q_column=str(dbt.config.get("q_column")))
 
-    stats = candidate_statistics(plan, _frame(trades), split.block_days())
+    stats = candidate_statistics(plan, to_pandas(trades), split.block_days())
     results = build_candidate_results(plan, stats, lift, gates)
     return results.sort_values("candidate_id").reset_index(drop=True)

@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow as pa
 
 from lifthouse.backtest import Costs, Split, run_backtest
+from lifthouse.modelio import to_pandas
 
 
 STATE_COLUMNS = {
@@ -16,10 +17,6 @@ STATE_COLUMNS = {
     "pre_event": "coalesce(vol_regime_pre, 'warmup') as vol_regime, "
                  "coalesce(carry_state_pre, 'warmup') as carry_state",
 }
-
-
-def _frame(relation) -> pd.DataFrame:
-    return relation.to_arrow_table().to_pandas()
 
 
 def model(dbt, session):
@@ -43,7 +40,7 @@ def model(dbt, session):
         "candidate_id, event_type, vol_condition, carry_condition, horizon_min, direction_rule, "
         "symbol_scope, scope_symbols")
 
-    plan_df = _frame(plan)
+    plan_df = to_pandas(plan)
     longest = int(plan_df["horizon_min"].max()) if len(plan_df) else 0
     split = Split(
         window_start=pd.Timestamp(dbt.config.get("start_date")),
@@ -59,7 +56,7 @@ def model(dbt, session):
     # false; docs/lift.md): conditioned candidates then take every event of their twin
     fault = str(dbt.config.get("fault_ignore_condition_filter")).strip().lower() in ("true", "1")
 
-    trades = run_backtest(_frame(events), _frame(bars), _frame(funding), plan_df, costs, split,
+    trades = run_backtest(to_pandas(events), to_pandas(bars), to_pandas(funding), plan_df, costs, split,
                           ignore_condition_filter=fault)
     table = pa.Table.from_pandas(trades, preserve_index=False)
     day_idx = table.schema.get_field_index("trade_day")
