@@ -270,8 +270,18 @@ def max_horizon(con: duckdb.DuckDBPyConnection) -> int:
     return DEFAULT_MAX_HORIZON_MIN
 
 
-def report_table_queries(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """SQL for the report's small tables, from the core and phase2 marts."""
+# the event states the paths are split by, per var phase2_condition_state_at (docs/phase2.md)
+EVENT_STATE_COLUMNS = {
+    "detection": "vol_regime, carry_state",
+    "pre_event": "coalesce(vol_regime_pre, 'warmup') as vol_regime, "
+                 "coalesce(carry_state_pre, 'warmup') as carry_state",
+}
+
+
+def report_table_queries(con: duckdb.DuckDBPyConnection,
+                         state_at: str = "detection") -> dict[str, str]:
+    """SQL for the report's small tables, from the core and phase2 marts. Event paths are split
+    by the states the run's conditions matched (``state_at``)."""
     f_cols = require_relation(con, "features_v1")
     require_relation(con, "market_context")
     e_cols = require_relation(con, "event_registry")
@@ -346,7 +356,7 @@ def report_table_queries(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
             from features_v1 group by symbol""",
         "event_paths": f"""
             with ev as (
-                select event_type, symbol, event_id, direction, vol_regime, carry_state,
+                select event_type, symbol, event_id, direction, {EVENT_STATE_COLUMNS[state_at]},
                        detected_at + interval 1 minute as entry_time
                 from event_registry where in_window
             ), entry as (
@@ -375,7 +385,7 @@ def report_table_queries(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     }
 
 
-def export_run(warehouse: Path, layout: ExportLayout) -> ExportResult:
+def export_run(warehouse: Path, layout: ExportLayout, state_at: str = "detection") -> ExportResult:
     """Export one run's public tables and the report's tables. Read-only on the warehouse."""
     result = ExportResult()
     con = connect(warehouse)
@@ -388,7 +398,7 @@ def export_run(warehouse: Path, layout: ExportLayout) -> ExportResult:
                 result.files[f"{relation}.csv"] = write_csv(table, folder / f"{relation}.csv")
             if "parquet" in formats:
                 result.files[f"{relation}.parquet"] = write_parquet(table, folder / f"{relation}.parquet")
-        for name, sql in report_table_queries(con).items():
+        for name, sql in report_table_queries(con, state_at).items():
             table = fetch_query(con, sql, REPORT_TABLE_KEYS[name])
             result.rows[name] = table.num_rows
             result.files[f"{name}.csv"] = write_csv(table, layout.tables_dir / f"{name}.csv")

@@ -352,7 +352,8 @@ def dbt_failure_message(output: str, returncode: int, warehouse: Path) -> str:
 
 
 def stage_export(cfg: RunConfig, log: RunLog):
-    result = export_run(cfg.warehouse_path, cfg.layout)
+    state_at = str(effective_vars(cfg).get("phase2_condition_state_at", "detection"))
+    result = export_run(cfg.warehouse_path, cfg.layout, state_at)
     lay = cfg.layout
     log(f"Ablation report written: {lay.ablation_dir / 'lift_summary.csv'} "
         f"({result.rows.get('lift_summary', 0)} rows); phase 2 tables in {lay.phase2_dir}")

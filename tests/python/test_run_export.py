@@ -52,13 +52,13 @@ def build_warehouse(path: Path, *, reverse: bool = False) -> Path:
         create table event_registry as
         select * from (values
             ('{CASC}:BTCUSDT:20250101T0130', '{CASC}', 'BTCUSDT', timestamp '2025-01-01 01:30', 1,
-             'vol_high', 'carry_pos', 'open_interest', true),
+             'vol_high', 'carry_pos', 'open_interest', true, 'vol_low', 'carry_neutral'),
             ('{VAC}:SOLUSDT:20250101T0200', '{VAC}', 'SOLUSDT', timestamp '2025-01-01 02:00', -1,
-             'vol_low', 'carry_neutral', 'illiquidity', true),
+             'vol_low', 'carry_neutral', 'illiquidity', true, 'vol_low', 'carry_neutral'),
             ('{VAC}:BTCUSDT:20250101T0210', '{VAC}', 'BTCUSDT', timestamp '2025-01-01 02:10', 1,
-             'vol_mid', 'carry_neutral', 'illiquidity', true)
+             'vol_mid', 'carry_neutral', 'illiquidity', true, null, null)
         ) v(event_id, event_type, symbol, detected_at, direction, vol_regime, carry_state,
-            evidence, in_window)
+            evidence, in_window, vol_regime_pre, carry_state_pre)
         order by event_id {order}
     """)
     con.execute(f"""
@@ -215,3 +215,16 @@ def test_locked_warehouse_gives_clear_message(tmp_path):
     # once the other process is gone the export works
     time.sleep(0.1)
     export_run(p, ExportLayout(tmp_path / "r", "x"))
+
+
+def test_event_paths_follow_the_state_timing(tmp_path, two_warehouses):
+    """Paths are split by the states the run's conditions matched (phase2_condition_state_at)."""
+    def states(state_at: str) -> set[tuple[str, str]]:
+        res = export_run(two_warehouses[0], ExportLayout(tmp_path / state_at, "r1"), state_at)
+        p = pd.read_csv(res.files["event_paths.csv"])
+        return set(zip(p["event_type"], p["state"]))
+
+    assert (CASC, "carry_pos") in states("detection")
+    pre = states("pre_event")
+    assert (CASC, "carry_neutral") in pre and (CASC, "carry_pos") not in pre
+    assert (VAC, "warmup") in pre  # NULL pre-event state counts as warm-up
