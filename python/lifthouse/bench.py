@@ -71,9 +71,8 @@ def _manifest_timings(out_dir: Path, run_id: str) -> dict:
             "dbt_nodes_total_seconds": round(sum(nodes.values()), 3)}
 
 
-def bench_sample(work: Path) -> dict:
-    raw = work / "sample_raw"
-    res = measure([_lifthouse(), "sample", "--data-dir", str(raw)], work / "sample.log")
+def _count_rows(raw: Path, res: dict) -> dict:
+    """Add the rows written under ``raw`` and rows/s to a step's result."""
     rows = 0
     try:
         import duckdb
@@ -84,6 +83,12 @@ def bench_sample(work: Path) -> dict:
         pass
     res.update(rows=rows, rows_per_s=round(rows / res["wall_s"]) if res.get("wall_s") else None)
     return res
+
+
+def bench_sample(work: Path) -> dict:
+    raw = work / "sample_raw"
+    return _count_rows(raw, measure([_lifthouse(), "sample", "--data-dir", str(raw)],
+                                    work / "sample.log"))
 
 
 def bench_run(work: Path, name: str, raw: Path, start: str, end: str) -> dict:
@@ -112,7 +117,7 @@ def bench_scale(work: Path, n_symbols: int = 20, days: int = 365) -> dict:
     res = measure([_lifthouse(), "sample", "--data-dir", str(raw), "--n-symbols", str(n_symbols),
                    "--start", "2025-01-01", "--end", end], work / "scale.log")
     res["shape"] = f"{n_symbols} symbols x {days} days"
-    return res
+    return _count_rows(raw, res)
 
 
 def render(results: dict) -> str:
