@@ -312,7 +312,7 @@ def run_backtest(events: pd.DataFrame, bars: pd.DataFrame, funding: pd.DataFrame
             walked[key] = (idx, st)
         return walked[key]
 
-    row_ev, row_st, row_cand, row_h = [], [], [], []
+    row_ev, row_st, row_cand = [], [], []
     for ci in range(len(cands)):
         for s in scopes[ci]:
             idx, st = selection(c_type[ci], c_vol[ci], c_carry[ci], int(c_h[ci]), s)

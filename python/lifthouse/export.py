@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
+
+from lifthouse.raw import atomic_write_bytes, atomic_write_parquet
 
 FLOAT_FORMAT = "%.10g"
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -144,20 +144,6 @@ def csv_bytes(df: pd.DataFrame) -> bytes:
     return text.encode("utf-8")
 
 
-def atomic_write_bytes(data: bytes, path: Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_csv(table: pa.Table | pd.DataFrame, path: Path) -> Path:
     df = to_frame(table) if isinstance(table, pa.Table) else table
     atomic_write_bytes(csv_bytes(df), path)
@@ -165,19 +151,8 @@ def write_csv(table: pa.Table | pd.DataFrame, path: Path) -> Path:
 
 
 def write_parquet(table: pa.Table, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        pq.write_table(normalize_timestamps(table), tmp, compression="zstd",
-                       coerce_timestamps="us", allow_truncated_timestamps=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    atomic_write_parquet(normalize_timestamps(table), Path(path))
+    return Path(path)
 
 
 def sha256_file(path: Path) -> str:
@@ -301,7 +276,7 @@ def report_table_queries(con: duckdb.DuckDBPyConnection,
                                     for t, d in sorted(PATH_STATE_DIMENSION.items())) \
         + f" else {DEFAULT_PATH_STATE} end"
     return {
-        "state_occupancy": f"""
+        "state_occupancy": """
             select symbol, dimension, state, n_minutes,
                    n_minutes / sum(n_minutes) over (partition by symbol, dimension) as share
             from (

@@ -173,7 +173,7 @@ def build_manifest(
 
 
 def write_manifest(manifest: dict[str, Any], path: Path) -> Path:
-    from lifthouse.export import atomic_write_bytes
+    from lifthouse.raw import atomic_write_bytes
 
     text = json.dumps(manifest, indent=2, sort_keys=False, default=str) + "\n"
     atomic_write_bytes(text.encode(), Path(path))

@@ -465,11 +465,27 @@ def atomic_write_parquet(table: pa.Table, path: Path) -> None:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise RawDataError(f"cannot write to {path.parent}: {exc.strerror}", file=path,
-                           hint="choose a writable --data-dir or fix the folder's permissions") from exc
+                           hint="choose a writable folder (--data-dir, --out-dir) or fix its "
+                                "permissions") from exc
     os.close(fd)
     try:
         pq.write_table(table, tmp, compression="zstd", coerce_timestamps="us",
                        allow_truncated_timestamps=False)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_bytes(data: bytes, path: Path) -> None:
+    """Write ``data`` to ``path`` via a temp file in the same folder and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -19,7 +19,8 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-from lifthouse.export import ExportLayout, atomic_write_bytes
+from lifthouse.export import ExportLayout
+from lifthouse.raw import atomic_write_bytes
 from lifthouse.lift import FALLBACK_QUESTION_ID
 
 DEFAULT_MIN_N = 10      # dbt var lift_min_n

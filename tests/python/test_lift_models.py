@@ -8,7 +8,7 @@ upstream models exist; this test does not need them."""
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
+
 
 import duckdb
 import pandas as pd

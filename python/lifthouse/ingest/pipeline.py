@@ -38,7 +38,7 @@ from lifthouse.ingest.layout import (
     plan,
 )
 from lifthouse.ingest.parse import read_archive
-from lifthouse.raw import REQUIRED_DATASETS, RawDataError, write_dataset
+from lifthouse.raw import REQUIRED_DATASETS, RawDataError, atomic_write_bytes, write_dataset
 
 STATE_DIR = "_ingest"
 
@@ -204,19 +204,9 @@ def is_done(data_dir: Path, archive: Archive) -> bool:
 
 
 def _write_marker(data_dir: Path, archive: Archive, sha: str, rows: int, files: list[str]) -> None:
-    p = marker_path(data_dir, archive)
-    p.parent.mkdir(parents=True, exist_ok=True)
     body = json.dumps({"archive": archive.path, "sha256": sha, "rows": rows, "files": files,
                        "dataset": archive.dataset, "symbol": archive.symbol}, indent=1)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(body)
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(body.encode("utf-8"), marker_path(data_dir, archive))
 
 
 def _month_files(archive: Archive, table: pa.Table) -> list[str]:
