@@ -15,6 +15,7 @@ import pandas as pd
 
 from lifthouse import raw
 from lifthouse.sample.generator import GroundTruth
+from lifthouse.sample.stats import vacuum_flags
 
 DAY = 1440
 
@@ -57,8 +58,8 @@ def bar_features(d: dict[str, pd.DataFrame]) -> pd.DataFrame:
     liq5 = per_min.rolling(5).sum()
     f["liq_5m_usd"] = liq5
     f["liq_5m_med24"] = liq5.shift(5).rolling(DAY).median()
-    f["close"] = k["close"]
-    f["open"] = k["open"]
+    for col in ("open", "high", "low", "close", "volume"):
+        f[col] = k[col]
     return f
 
 
@@ -122,17 +123,18 @@ if __name__ == "__main__":
 
 
 def reference_detections(f: pd.DataFrame, *, z_min: float = 4.0, liq_mult: float = 10.0,
-                         oi_drop: float = 0.005, shock_min: float = 4.0, k: int = 3,
-                         illiq_min: float = 0.85, cooldown: int = 60) -> pd.DataFrame:
+                         oi_drop: float = 0.005, k: int = 3, cooldown: int = 60) -> pd.DataFrame:
     """A plain re-implementation of the default detector rules (for tests and calibration only;
-    the warehouse's detectors live in dbt): returns detected_at, event_type, direction."""
+    the warehouse's detectors live in dbt): returns detected_at, event_type, direction. The
+    vacuum's shock and thin bars are those of ``stats.vacuum_flags`` (the detector's rule)."""
     liq_ok = f["liq_5m_usd"] >= liq_mult * f["liq_5m_med24"].clip(lower=1e-9)
     oi_ok = f["oi_chg_15m"] < -oi_drop if "oi_chg_15m" in f else False
     casc = (f["zmove_5m"].abs() >= z_min) & (liq_ok | oi_ok)
-    thin = (f["range_rel"] > 1.0) & (f["illiq_pct"] >= illiq_min)
-    thin_run = thin.rolling(k).sum() == k
-    shock = f["shock_sd"].abs() >= shock_min
-    vac = thin_run & shock.shift(k, fill_value=False)
+    flags = vacuum_flags(f.index.as_unit("us").asi8, f["high"].to_numpy(), f["low"].to_numpy(),
+                         f["close"].to_numpy(), f["volume"].to_numpy())
+    thin = pd.Series(flags["thin"], index=f.index)
+    shock = pd.Series(flags["shock"], index=f.index)
+    vac = (thin.rolling(k).sum() == k) & shock.shift(k, fill_value=False)
     out = []
     for name, flag, sign in (("LIQUIDATION_CASCADE", casc, np.sign(f["zmove_5m"])),
                              ("liquidity_vacuum", vac, np.sign(f["log_ret"].shift(k)))):
