@@ -45,9 +45,10 @@ liquidation_windows as (
     select
         symbol,
         open_time,
-        sum(liq_long_usd) over w_move as liq_long_5m_usd,
-        sum(liq_short_usd) over w_move as liq_short_5m_usd,
-        5 * avg(liq_usd) over w_before_move as liq_5m_baseline_usd,
+        -- whole cents (macros/features/money.sql): exact sums, independent of thread order
+        {{ cents_to_usd('sum(' ~ usd_to_cents('liq_long_usd') ~ ') over w_move') }} as liq_long_5m_usd,
+        {{ cents_to_usd('sum(' ~ usd_to_cents('liq_short_usd') ~ ') over w_move') }} as liq_short_5m_usd,
+        5 * {{ cents_to_usd('avg(' ~ usd_to_cents('liq_usd') ~ ') over w_before_move') }} as liq_5m_baseline_usd,
         count(liq_usd) over w_before_move as n_liq_baseline
     from bars
     where liq_usd is not null

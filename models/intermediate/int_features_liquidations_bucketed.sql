@@ -20,8 +20,9 @@ per_minute as (
     select
         symbol,
         open_time,
-        sum(case when side = 'SELL' then notional_usd else 0 end) as liq_long_usd,
-        sum(case when side = 'BUY' then notional_usd else 0 end) as liq_short_usd,
+        -- summed in whole cents: exact, so the result does not depend on thread order
+        {{ cents_to_usd("sum(case when side = 'SELL' then " ~ usd_to_cents('notional_usd') ~ " else 0 end)") }} as liq_long_usd,
+        {{ cents_to_usd("sum(case when side = 'BUY' then " ~ usd_to_cents('notional_usd') ~ " else 0 end)") }} as liq_short_usd,
         count(*) as n_liquidations
     from liquidations
     group by symbol, open_time
