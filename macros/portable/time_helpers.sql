@@ -1,5 +1,5 @@
 {#-
-    Portable time helpers for the features / context / events models (issue 5).
+    Portable time helpers for the features / context / events models (SPEC 3-5).
 
     minutes(n)                 an interval literal of n minutes, ANSI form (DuckDB and Spark).
     minute_stamp(ts)           'YYYYMMDDTHHMM' text of a timestamp (readable event ids).

@@ -1,4 +1,4 @@
-"""Core marts (issue 5): features_v1, market_context, event_registry.
+"""Core marts (SPEC 3-5): features_v1, market_context, event_registry.
 
 On the real Binance data (3 symbols, the full 1m window): every indicator state has real
 occupancy on every symbol, both event families fire a useful number of times where their

@@ -102,7 +102,7 @@ def test_second_run_is_byte_identical(two_runs):
 
 
 # --------------------------------------------------------------------------------------------
-# issue 7 acceptance: a broken condition filter is flagged by the report (fault injection)
+# SPEC 9: a broken condition filter is flagged by the report (fault injection)
 # --------------------------------------------------------------------------------------------
 
 PROBABLE_BUG_CHECKS = ("partition_bounds", "condition_filter", "zero_lift_event_type")

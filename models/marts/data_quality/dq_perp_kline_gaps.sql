@@ -1,25 +1,24 @@
 -- Minute-grid gap report: one row per run of missing 1m perp bars inside the load window,
--- including a missing head (before the first bar) or tail (after the last bar).
+-- including a missing head (before the first bar) or tail (after the last bar). Interior gaps are
+-- the runs of is_gap rows of int_perp_bars_gridded (one home for "a minute without a bar").
 
 with bars as (
 
-    select symbol, open_time
-    from {{ ref('stg_binance__perp_klines_1m') }}
+    select symbol, open_time, is_gap
+    from {{ ref('int_perp_bars_gridded') }}
 
 ),
 
-symbols as (
+runs as (
 
-    select distinct symbol from bars
-
-),
-
-with_previous as (
-
+    -- every gap row of one run has the same number of real bars before it
     select
         symbol,
         open_time,
-        lag(open_time) over (partition by symbol order by open_time) as previous_open_time
+        is_gap,
+        sum(case when is_gap then 0 else 1 end) over (
+            partition by symbol order by open_time rows between unbounded preceding and current row
+        ) as n_bars_before
     from bars
 
 ),
@@ -28,11 +27,11 @@ interior_gaps as (
 
     select
         symbol,
-        previous_open_time + interval '1 minute' as gap_start,
-        open_time - interval '1 minute' as gap_end
-    from with_previous
-    where previous_open_time is not null
-      and open_time > previous_open_time + interval '1 minute'
+        min(open_time) as gap_start,
+        max(open_time) as gap_end
+    from runs
+    where is_gap
+    group by symbol, n_bars_before
 
 ),
 
@@ -43,6 +42,7 @@ edges as (
         min(open_time) as first_open_time,
         max(open_time) as last_open_time
     from bars
+    where not is_gap
     group by symbol
 
 ),
@@ -51,10 +51,10 @@ head_gaps as (
 
     select
         symbol,
-        {{ load_start() }} as gap_start,
+        {{ load_window_start() }} as gap_start,
         first_open_time - interval '1 minute' as gap_end
     from edges
-    where first_open_time > {{ load_start() }}
+    where first_open_time > {{ load_window_start() }}
 
 ),
 
@@ -63,9 +63,9 @@ tail_gaps as (
     select
         symbol,
         last_open_time + interval '1 minute' as gap_start,
-        {{ load_end() }} - interval '1 minute' as gap_end
+        {{ analysis_window_end() }} - interval '1 minute' as gap_end
     from edges
-    where last_open_time < {{ load_end() }} - interval '1 minute'
+    where last_open_time < {{ analysis_window_end() }} - interval '1 minute'
 
 ),
 

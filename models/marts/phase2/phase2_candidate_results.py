@@ -27,13 +27,13 @@ def model(dbt, session):
     split = Split(
         window_start=pd.Timestamp(dbt.config.get("start_date")),
         window_end=pd.Timestamp(dbt.config.get("end_date")),
-        discovery_fraction=float(dbt.config.get("discovery_fraction")),
-        embargo_minutes=max(int(dbt.config.get("embargo_minutes")),
+        discovery_fraction=float(dbt.config.get("phase2_discovery_fraction")),
+        embargo_minutes=max(int(dbt.config.get("phase2_embargo_minutes")),
                             int(plan["horizon_min"].max())),
     )
-    gates = Gates(min_trades=int(dbt.config.get("min_trades")),
-                  q_max=float(dbt.config.get("q_max")),
-                  q_column=str(dbt.config.get("q_column")))
+    gates = Gates(min_trades=int(dbt.config.get("phase2_min_trades")),
+                  q_max=float(dbt.config.get("phase2_q_max")),
+                  q_column=str(dbt.config.get("phase2_q_column")))
 
     stats = candidate_statistics(plan, to_pandas(trades), split.block_days())
     results = build_candidate_results(plan, stats, lift, gates)

@@ -2,7 +2,7 @@
 
 Thin wrapper: select the needed columns in DuckDB, hand Arrow to the pure pandas/numpy kernel
 lifthouse.backtest.run_backtest, return Arrow. Vars arrive through the model config
-(models/marts/phase2/_phase2__models.yml); defaults and rules in docs/phase2.md.
+of the same name (dbt_project.yml); defaults and rules in docs/phase2.md.
 """
 
 import pandas as pd
@@ -25,7 +25,7 @@ def model(dbt, session):
 
     # which state a condition matches (var phase2_condition_state_at, docs/phase2.md): the state
     # at the confirming bar, or the one before the episode started (NULL there = warm-up)
-    state_at = str(dbt.config.get("condition_state_at")).strip()
+    state_at = str(dbt.config.get("phase2_condition_state_at")).strip()
     if state_at not in STATE_COLUMNS:
         raise ValueError(f"phase2_condition_state_at must be one of {sorted(STATE_COLUMNS)}, "
                          f"got {state_at!r}")
@@ -34,7 +34,7 @@ def model(dbt, session):
         + ", in_window")
     bars = dbt.ref("features_v1").filter("in_window").project(
         "symbol, open_time, open, close, is_gap")
-    funding = dbt.ref("stg_binance__funding_rates").project(
+    funding = dbt.ref("int_funding_rates_settled").project(
         "symbol, funding_time, funding_rate")
     plan = dbt.ref("candidate_plan").project(
         "candidate_id, event_type, vol_condition, carry_condition, horizon_min, direction_rule, "
@@ -45,12 +45,12 @@ def model(dbt, session):
     split = Split(
         window_start=pd.Timestamp(dbt.config.get("start_date")),
         window_end=pd.Timestamp(dbt.config.get("end_date")),
-        discovery_fraction=float(dbt.config.get("discovery_fraction")),
+        discovery_fraction=float(dbt.config.get("phase2_discovery_fraction")),
         # the embargo is never shorter than the longest horizon
-        embargo_minutes=max(int(dbt.config.get("embargo_minutes")), longest),
+        embargo_minutes=max(int(dbt.config.get("phase2_embargo_minutes")), longest),
     )
-    costs = Costs(fee_bps_per_side=float(dbt.config.get("fee_bps_per_side")),
-                  slippage_bps_per_side=float(dbt.config.get("slippage_bps_per_side")))
+    costs = Costs(fee_bps_per_side=float(dbt.config.get("phase2_fee_bps_per_side")),
+                  slippage_bps_per_side=float(dbt.config.get("phase2_slippage_bps_per_side")))
 
     # fault injection for the sanity-check tests (var fault_ignore_condition_filter, default
     # false; docs/lift.md): conditioned candidates then take every event of their twin

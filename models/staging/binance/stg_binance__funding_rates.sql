@@ -16,9 +16,9 @@ in_run as (
     select *
     from source
     where symbol in {{ symbol_list() }}
-      and funding_time >= {{ load_start(var('funding_lookback_days')) }}
+      and funding_time >= {{ load_window_start(var('funding_lookback_days')) }}
       -- a stamp at end_date is still usable by the last bar, whose close is end_date (SPEC 2)
-      and funding_time < {{ load_end() }} + interval '1 minute'
+      and funding_time < {{ analysis_window_end() }} + interval '1 minute'
 
 ),
 

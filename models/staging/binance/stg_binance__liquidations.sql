@@ -16,8 +16,8 @@ in_run as (
     select *
     from source
     where symbol in {{ symbol_list() }}
-      and "time" >= {{ load_start(1) }}
-      and "time" < {{ load_end() }}
+      and "time" >= {{ load_window_start(1) }}
+      and "time" < {{ analysis_window_end() }}
 
 ),
 

@@ -17,9 +17,9 @@ in_run as (
     select *
     from source
     where symbol in {{ symbol_list() }}
-      and "timestamp" >= {{ load_start(1) }}
+      and "timestamp" >= {{ load_window_start(1) }}
       -- a stamp at end_date is still usable by the last bar, whose close is end_date (SPEC 2)
-      and "timestamp" < {{ load_end() }} + interval '1 minute'
+      and "timestamp" < {{ analysis_window_end() }} + interval '1 minute'
 
 ),
 

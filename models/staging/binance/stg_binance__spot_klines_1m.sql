@@ -16,8 +16,8 @@ in_run as (
     select *
     from source
     where symbol in {{ symbol_list() }}
-      and open_time >= {{ load_start() }}
-      and open_time < {{ load_end() }}
+      and open_time >= {{ load_window_start() }}
+      and open_time < {{ analysis_window_end() }}
 
 ),
 

@@ -3,17 +3,17 @@
     `lookback_days` before it so trailing windows are warm when the analysis starts.
 -#}
 
-{% macro load_start(extra_days=0) -%}
+{% macro load_window_start(extra_days=0) -%}
     (cast('{{ var("start_date") }}' as timestamp) - interval '{{ var("lookback_days") | int + extra_days | int }} days')
 {%- endmacro %}
 
-{% macro load_end() -%}
+{% macro analysis_window_end() -%}
     cast('{{ var("end_date") }}' as timestamp)
 {%- endmacro %}
 
 {#- true when `ts_column` lies in the analysis window [start_date, end_date) -#}
 {% macro in_analysis_window(ts_column) -%}
-    ({{ ts_column }} >= cast('{{ var("start_date") }}' as timestamp) and {{ ts_column }} < {{ lifthouse.load_end() }})
+    ({{ ts_column }} >= cast('{{ var("start_date") }}' as timestamp) and {{ ts_column }} < {{ lifthouse.analysis_window_end() }})
 {%- endmacro %}
 
 {#- the run's symbols as a SQL list: ('BTCUSDT', 'ETHUSDT') -#}
