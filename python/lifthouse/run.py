@@ -4,7 +4,8 @@ Stages, each timed and logged as ``[k/5]``:
 
 1. preflight  — data coverage for the window + lookback (fail fast, or fill with --ingest /
                 --generate and check again);
-2. build      — ``dbt build --select +lift_summary +phase2_candidate_results +dq_perp_kline_gaps`` into the run's own
+2. build      — ``dbt build --select +lift_summary +phase2_candidate_results +dq_perp_kline_gaps
+                +path:models/marts/reporting`` into the run's own
                 warehouse file (``<out>/warehouse/<run_id>.duckdb``); logs "Phase 2 complete";
 3. export     — deterministic CSV / Parquet under ``<out>/data/reports/{ablation,phase2}/<run_id>/``
                 and the report tables under ``<out>/data/reports/runs/<run_id>/tables/``;
@@ -37,7 +38,9 @@ from lifthouse.raw import DATASETS, RawDataError, list_files, normalize_symbol, 
 
 STAGES = ("preflight", "build", "export", "report", "manifest")
 DEFAULT_SYMBOLS = "BTC,ETH,SOL"
-DEFAULT_SELECT = ("+lift_summary", "+phase2_candidate_results", "+dq_perp_kline_gaps")
+# the report's tables (models/marts/reporting/rpt_*) are built and tested with the run's models
+DEFAULT_SELECT = ("+lift_summary", "+phase2_candidate_results", "+dq_perp_kline_gaps",
+                  "+path:models/marts/reporting")
 DEMO_RUN_ID = "demo"
 DEMO_START = "2025-01-01"
 DEMO_END = "2025-03-01"
@@ -352,8 +355,7 @@ def dbt_failure_message(output: str, returncode: int, warehouse: Path) -> str:
 
 
 def stage_export(cfg: RunConfig, log: RunLog):
-    state_at = str(effective_vars(cfg).get("phase2_condition_state_at", "detection"))
-    result = export_run(cfg.warehouse_path, cfg.layout, state_at)
+    result = export_run(cfg.warehouse_path, cfg.layout)
     lay = cfg.layout
     log(f"Ablation report written: {lay.ablation_dir / 'lift_summary.csv'} "
         f"({result.rows.get('lift_summary', 0)} rows); phase 2 tables in {lay.phase2_dir}")
