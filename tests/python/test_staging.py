@@ -14,7 +14,7 @@ from lifthouse.dbt import DbtError, run_dbt
 from lifthouse.importer import import_files
 from lifthouse.raw import write_dataset
 
-STAGING = ["--select", "staging", "dq_perp_kline_gaps"]
+STAGING = ["--select", "staging", "int_perp_bars_gridded", "dq_perp_kline_gaps"]
 
 
 def _klines(start: str, minutes: int, drop: slice | None = None) -> pa.Table:

@@ -1,0 +1,166 @@
+"""The dbt project's structure, checked on target/manifest.json (``dbt parse``): the layers read
+in one direction, every model is documented and has a primary-key test, names follow dbt Labs'
+conventions (docs/architecture.md "Layers"). No data is needed.
+"""
+
+from __future__ import annotations
+
+import json
+from graphlib import CycleError, TopologicalSorter
+from pathlib import PurePosixPath
+
+import pytest
+
+from lifthouse.dbt import run_dbt
+
+# Marts whose names the SPEC fixes (the tables it names as outputs or steps), so they keep them
+# instead of a type prefix (rpt_, dq_, fct_, dim_). Nothing else is exempt from any rule.
+SPEC_NAMED_MARTS = {
+    "features_v1": "SPEC 3 Features v1",
+    "market_context": "SPEC 4 Market context",
+    "event_registry": "SPEC 5 the event registry",
+    "candidate_plan": "SPEC 6 Candidate plan",
+    "phase2_trades": "SPEC 6 Phase 2 backtest",
+    "phase2_candidate_results": "SPEC 7, 10 the Phase 2 candidate table",
+    "lift_summary": "SPEC 8, 10 lift_summary",
+}
+MART_PREFIXES = ("rpt_", "dq_", "fct_", "dim_")
+PK_TESTS = ("unique", "unique_combination")
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory) -> dict:
+    base = tmp_path_factory.mktemp("dbt_parse")
+    run = run_dbt(["parse", "--no-partial-parse"], warehouse=base / "wh.duckdb",
+                  target_dir=base / "target")
+    return json.loads((run.target_dir / "manifest.json").read_text())
+
+
+def models(manifest: dict) -> dict[str, dict]:
+    return {uid: n for uid, n in manifest["nodes"].items()
+            if n["resource_type"] == "model" and n["package_name"] == "lifthouse"}
+
+
+def layer_path(node: dict) -> PurePosixPath:
+    """The model's path below models/, e.g. marts/core/features_v1.sql."""
+    return PurePosixPath(node["original_file_path"]).relative_to("models")
+
+
+def layer(node: dict) -> str:
+    return layer_path(node).parts[0]
+
+
+def mart_folder(node: dict) -> str | None:
+    p = layer_path(node)
+    return p.parts[1] if p.parts[0] == "marts" else None
+
+
+def test_sources_are_read_only_in_staging(manifest):
+    bad = []
+    for uid, node in models(manifest).items():
+        reads_source = (any(d.startswith("source.") for d in node["depends_on"]["nodes"])
+                        or "macro.lifthouse.raw_source" in node["depends_on"]["macros"])
+        if reads_source and layer(node) != "staging":
+            bad.append(uid)
+    assert not bad, f"models outside models/staging read raw sources: {bad}"
+
+
+def test_no_mart_reads_staging(manifest):
+    nodes = models(manifest)
+    bad = [(uid, parent) for uid, node in nodes.items() if layer(node) == "marts"
+           for parent in node["depends_on"]["nodes"]
+           if parent in nodes and layer(nodes[parent]) == "staging"]
+    assert not bad, f"marts read staging models (route them through an intermediate): {bad}"
+
+
+def mart_folder_edges(manifest: dict) -> dict[str, set[str]]:
+    """folder -> the mart folders it reads, through any chain of non-mart models in between
+    (phase2 -> intermediate/lift -> phase2 is phase2 reading itself)."""
+    nodes = models(manifest)
+    edges: dict[str, set[str]] = {}
+    for uid, node in nodes.items():
+        folder = mart_folder(node)
+        if folder is None:
+            continue
+        edges.setdefault(folder, set())
+        stack, seen = list(node["depends_on"]["nodes"]), set()
+        while stack:
+            parent = stack.pop()
+            if parent in seen or parent not in nodes:
+                continue
+            seen.add(parent)
+            parent_folder = mart_folder(nodes[parent])
+            if parent_folder is None:
+                stack.extend(nodes[parent]["depends_on"]["nodes"])
+            elif parent_folder != folder:
+                edges[folder].add(parent_folder)
+    return edges
+
+
+def test_mart_folders_depend_one_way(manifest):
+    edges = mart_folder_edges(manifest)
+    try:
+        order = list(TopologicalSorter(edges).static_order())
+    except CycleError as exc:
+        pytest.fail(f"mart folders depend on each other: {exc.args[1]} (edges {edges})")
+    assert {"core", "phase2", "ablation", "reporting"} <= set(order)
+
+
+def test_every_model_has_a_description_and_a_primary_key_test(manifest):
+    nodes = models(manifest)
+    keyed = {n.get("attached_node") for n in manifest["nodes"].values()
+             if n["resource_type"] == "test"
+             and (n.get("test_metadata") or {}).get("name") in PK_TESTS}
+    undocumented = [uid for uid, n in nodes.items() if not n["description"].strip()]
+    unkeyed = [uid for uid in nodes if uid not in keyed]
+    assert not undocumented, f"models without a description: {undocumented}"
+    assert not unkeyed, f"models without a primary-key test (unique / unique_combination): {unkeyed}"
+
+
+def test_models_are_named_and_placed_by_layer(manifest):
+    bad = []
+    for uid, node in models(manifest).items():
+        name, path = node["name"], layer_path(node)
+        if path.parts[0] == "staging":
+            ok = name.startswith("stg_") and "__" in name
+        elif path.parts[0] == "intermediate":
+            # int_<entity>_<verb>, in a concept subfolder: intermediate/<concept>/<model>
+            ok = name.startswith("int_") and len(path.parts) == 3
+        elif path.parts[0] == "marts":
+            ok = len(path.parts) == 3 and (name.startswith(MART_PREFIXES) or name in SPEC_NAMED_MARTS)
+        else:
+            ok = False
+        if not ok:
+            bad.append(str(path))
+    assert not bad, f"models named or placed against the layer conventions: {bad}"
+
+
+def test_a_yaml_beside_each_intermediate_and_report_model(manifest):
+    """One properties file per intermediate and report model, in the model's own folder."""
+    bad = []
+    for uid, node in models(manifest).items():
+        path = layer_path(node)
+        if path.parts[0] == "intermediate" or path.parts[:2] == ("marts", "reporting"):
+            patch = node.get("patch_path") or ""
+            expected = f"lifthouse://{node['original_file_path'].rsplit('/', 1)[0]}/_{node['name']}.yml"
+            if patch != expected:
+                bad.append((uid, patch))
+    assert not bad, bad
+
+
+def test_python_models_read_vars_under_their_own_names(manifest):
+    """Every dbt.config.get key of a Python model is a var of dbt_project.yml or a dbt config:
+    the var reaches Python under the name it has in dbt_project.yml (macros/python_model_config.sql)."""
+    from lifthouse.run import project_vars
+
+    vars_ = set(project_vars())
+    python_models = {uid: n for uid, n in models(manifest).items() if n["language"] == "python"}
+    assert len(python_models) >= 4
+    bad = []
+    for uid, node in python_models.items():
+        keys = node["config"].get("config_keys_used") or []
+        assert keys, f"{uid}: no dbt.config.get keys found (manifest layout changed?)"
+        for key in keys:
+            if key not in vars_ and key not in ("materialized",):
+                bad.append((uid, key))
+    assert not bad, f"config keys that are not vars of dbt_project.yml: {bad}"
