@@ -1,7 +1,12 @@
-"""Exports from a hand-built warehouse: determinism, formats, report tables, the lock message."""
+"""Exports from a hand-built warehouse: determinism, formats, report tables, the lock message.
+
+The marts are hand-built tables; the report tables on top of them are the real dbt models
+(models/marts/reporting/rpt_*), built here with ``dbt build`` (their unit and data tests run too).
+"""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -14,15 +19,26 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lifthouse.export import (ExportLayout, WarehouseError, WarehouseLockedError, connect,
-                              csv_bytes, export_run, phase2_counts)
+from lifthouse.dbt import run_dbt
+from lifthouse.export import (REPORT_TABLES, ExportLayout, WarehouseError, WarehouseLockedError,
+                              connect, csv_bytes, export_run, phase2_counts)
 
 CASC, VAC = "LIQUIDATION_CASCADE", "liquidity_vacuum"
 
 
+def build_report_tables(path: Path, vars: dict | None = None,
+                        models: tuple[str, ...] | None = None) -> Path:
+    """``dbt build`` of the report models on the hand-built marts of ``path``."""
+    models = models or tuple(relation for relation, _ in REPORT_TABLES.values())
+    run_dbt(["build", "--select", *models], warehouse=path,
+            target_dir=path.parent / f"target_{path.stem}", vars=vars)
+    return path
+
+
 def build_warehouse(path: Path, *, reverse: bool = False) -> Path:
-    """A tiny warehouse with the tables the exporter reads. ``reverse`` inserts every table's
-    rows in the opposite physical order (the export must not depend on it)."""
+    """A tiny warehouse with the marts the exporter and the report models read. ``reverse``
+    inserts every table's rows in the opposite physical order (the export must not depend on
+    it)."""
     order = "desc" if reverse else "asc"
     con = duckdb.connect(str(path))
     con.execute(f"""
@@ -101,10 +117,12 @@ def build_warehouse(path: Path, *, reverse: bool = False) -> Path:
     return path
 
 
-@pytest.fixture
-def two_warehouses(tmp_path):
-    return (build_warehouse(tmp_path / "a.duckdb"),
-            build_warehouse(tmp_path / "b.duckdb", reverse=True))
+@pytest.fixture(scope="module")
+def two_warehouses(tmp_path_factory):
+    """The same marts inserted in two physical orders, report tables built by dbt on each."""
+    base = tmp_path_factory.mktemp("export_wh")
+    return (build_report_tables(build_warehouse(base / "a.duckdb")),
+            build_report_tables(build_warehouse(base / "b.duckdb", reverse=True)))
 
 
 def test_exports_are_byte_identical(tmp_path, two_warehouses):
@@ -193,8 +211,8 @@ def test_missing_warehouse_and_table(tmp_path):
         export_run(p, ExportLayout(tmp_path / "r", "x"))
 
 
-def test_locked_warehouse_gives_clear_message(tmp_path):
-    p = build_warehouse(tmp_path / "locked.duckdb")
+def test_locked_warehouse_gives_clear_message(tmp_path, two_warehouses):
+    p = Path(shutil.copy(two_warehouses[0], tmp_path / "locked.duckdb"))
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
             import duckdb, sys, time
@@ -220,7 +238,10 @@ def test_locked_warehouse_gives_clear_message(tmp_path):
 def test_event_paths_follow_the_state_timing(tmp_path, two_warehouses):
     """Paths are split by the states the run's conditions matched (phase2_condition_state_at)."""
     def states(state_at: str) -> set[tuple[str, str]]:
-        res = export_run(two_warehouses[0], ExportLayout(tmp_path / state_at, "r1"), state_at)
+        wh = Path(shutil.copy(two_warehouses[0], tmp_path / f"{state_at}.duckdb"))
+        build_report_tables(wh, vars={"phase2_condition_state_at": state_at},
+                            models=("rpt_event_paths",))
+        res = export_run(wh, ExportLayout(tmp_path / state_at, "r1"))
         p = pd.read_csv(res.files["event_paths.csv"])
         return set(zip(p["event_type"], p["state"]))
 
