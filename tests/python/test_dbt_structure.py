@@ -6,6 +6,7 @@ conventions (docs/architecture.md "Layers"). No data is needed.
 from __future__ import annotations
 
 import json
+import re
 from graphlib import CycleError, TopologicalSorter
 from pathlib import PurePosixPath
 
@@ -164,3 +165,20 @@ def test_python_models_read_vars_under_their_own_names(manifest):
             if key not in vars_ and key not in ("materialized",):
                 bad.append((uid, key))
     assert not bad, f"config keys that are not vars of dbt_project.yml: {bad}"
+
+
+def test_every_macro_is_documented_with_its_arguments(manifest):
+    """macros/_macros.yml documents each macro and each of its arguments (dispatch
+    implementations default__ / duckdb__ share their dispatcher's entry)."""
+    bad, checked = [], 0
+    for uid, macro in manifest["macros"].items():
+        if macro["package_name"] != "lifthouse" or macro["name"].startswith(("default__", "duckdb__")):
+            continue
+        checked += 1
+        m = re.search(r"{%-?\s*(?:macro|test)\s+\w+\s*\(([^)]*)\)", macro["macro_sql"])
+        args = [a.split("=")[0].strip() for a in m.group(1).split(",") if a.strip()] if m else []
+        documented = [a["name"] for a in macro.get("arguments") or []]
+        if not macro["description"].strip() or documented != args:
+            bad.append((macro["name"], args, documented))
+    assert checked >= 20
+    assert not bad, f"macros missing from macros/_macros.yml or with other arguments: {bad}"
