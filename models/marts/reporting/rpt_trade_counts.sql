@@ -43,20 +43,23 @@ trades as (
         on unconditioned.candidate_id = trades.candidate_id
     group by trades.symbol, unconditioned.event_type
 
+),
+
+pairs as (
+
+    select symbols.symbol, event_types.event_type
+    from symbols
+    cross join event_types
+
 )
 
 select
-    symbols.symbol,
-    event_types.event_type,
+    pairs.symbol,
+    pairs.event_type,
     coalesce(candidates.n_candidates, 0) as n_candidates,
     coalesce(trades.n_traded, 0) as n_traded,
     coalesce(trades.n_skipped_overlap, 0) as n_skipped_overlap,
     coalesce(trades.n_dropped, 0) as n_dropped
-from symbols
-cross join event_types
-left join candidates
-    on candidates.symbol = symbols.symbol
-    and candidates.event_type = event_types.event_type
-left join trades
-    on trades.symbol = symbols.symbol
-    and trades.event_type = event_types.event_type
+from pairs
+left join candidates using (symbol, event_type)
+left join trades using (symbol, event_type)
