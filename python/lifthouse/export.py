@@ -210,6 +210,8 @@ MODEL_EXPORTS: tuple[tuple[str, tuple[str, ...], str, tuple[str, ...]], ...] = (
      ("parquet",)),
     ("event_registry", ("event_type", "symbol", "detected_at", "event_id"), "phase2_dir",
      ("csv", "parquet")),
+    # the report's screen funnel (models/marts/reporting/rpt_screen_funnel)
+    ("rpt_screen_funnel", ("event_type",), "tables_dir", ("csv",)),
 )
 
 # Report tables: name -> sort keys (the SQL is built in report_table_queries)
@@ -352,10 +354,12 @@ def report_table_queries(con: duckdb.DuckDBPyConnection,
                 select *, {case_dim} as state_dimension, {case_state} as state from path
             )
             select event_type, state_dimension, state, minute,
-                   count(ret_bps) as n_events, avg(ret_bps) as mean_ret_bps
+                   count(ret_bps) as n_events, avg(ret_bps) as mean_ret_bps,
+                   stddev_samp(ret_bps) as sd_ret_bps
             from labelled group by all
             union all
-            select event_type, state_dimension, 'all', minute, count(ret_bps), avg(ret_bps)
+            select event_type, state_dimension, 'all', minute, count(ret_bps), avg(ret_bps),
+                   stddev_samp(ret_bps)
             from labelled group by all""",
     }
 

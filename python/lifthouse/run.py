@@ -4,7 +4,7 @@ Stages, each timed and logged as ``[k/5]``:
 
 1. preflight  — data coverage for the window + lookback (fail fast, or fill with --ingest /
                 --generate and check again);
-2. build      — ``dbt build --select +lift_summary +phase2_candidate_results +dq_perp_kline_gaps`` into the run's own
+2. build      — ``dbt build --select +lift_summary +phase2_candidate_results +dq_perp_kline_gaps +rpt_screen_funnel`` into the run's own
                 warehouse file (``<out>/warehouse/<run_id>.duckdb``); logs "Phase 2 complete";
 3. export     — deterministic CSV / Parquet under ``<out>/data/reports/{ablation,phase2}/<run_id>/``
                 and the report tables under ``<out>/data/reports/runs/<run_id>/tables/``;
@@ -37,7 +37,8 @@ from lifthouse.raw import DATASETS, RawDataError, list_files, normalize_symbol, 
 
 STAGES = ("preflight", "build", "export", "report", "manifest")
 DEFAULT_SYMBOLS = "BTC,ETH,SOL"
-DEFAULT_SELECT = ("+lift_summary", "+phase2_candidate_results", "+dq_perp_kline_gaps")
+DEFAULT_SELECT = ("+lift_summary", "+phase2_candidate_results", "+dq_perp_kline_gaps",
+                  "+rpt_screen_funnel")
 DEMO_RUN_ID = "demo"
 DEMO_START = "2025-01-01"
 DEMO_END = "2025-03-01"
