@@ -520,24 +520,28 @@ def _funnel_md(funnel: pd.DataFrame, results: pd.DataFrame, meta: ReportMeta) ->
             "applies to conditioned candidates (discovery-block lift CI above 0 and holdout "
             "lift above `phase2_holdout_lift_min_bps`), the fallback to unconditioned ones.\n",
             markdown_table(f, formats={c: fmt_int for c, _ in FUNNEL_STAGES}, headers=headers)]
-    best = pd.to_numeric(funnel["max_disc_n"], errors="coerce")
-    n_best = int(best.max()) if best.notna().any() else 0
     notes = []
     disc_days = _discovery_days(meta)
     window_days = disc_days / float(meta.vars.get("phase2_discovery_fraction", 0.7)) \
         if disc_days else None
-    if n_best < min_n:
-        need = (f"; at that rate the first gate would need a window of about "
-                f"{math.ceil(window_days * min_n / n_best)} days instead of {window_days:.0f}"
-                if n_best and window_days else "")
-        notes.append(f"- **What n the gates need**: the first gate needs at least {min_n} "
-                     f"discovery trades (var `phase2_min_trades`); the largest discovery n of "
-                     f"any candidate here is {n_best}{need}. No candidate reaches the "
-                     "mean, q, holdout and lift gates, so no promotion and no fallback is "
-                     "possible, whatever the point estimates.")
-    else:
-        notes.append(f"- **What n the gates need**: at least {min_n} discovery trades (var "
-                     f"`phase2_min_trades`); the largest discovery n here is {n_best}.")
+    for x in funnel.sort_values("event_type").to_dict("records"):
+        n_best = int(_num(x.get("max_disc_n")) or 0)
+        n_ok = int(_num(x.get("n_enough_disc_trades")) or 0)
+        if n_best < min_n:
+            need = (f": at that rate the first gate needs a window of about "
+                    f"{math.ceil(window_days * min_n / n_best)} days instead of "
+                    f"{window_days:.0f}" if n_best and window_days else "")
+            notes.append(f"- {x['event_type']}: no candidate has the {min_n} discovery trades "
+                         f"the first gate needs (var `phase2_min_trades`); the largest "
+                         f"discovery n is {n_best}{need}.")
+            continue
+        stages = [(int(_num(x.get(c)) or 0), h.format(min_n=min_n, q_max=q_max))
+                  for c, h in FUNNEL_STAGES[1:6]]
+        drops = [f"{a - b} fail on {h2}" for (a, _), (b, h2) in zip(stages, stages[1:])
+                 if a - b > 0]
+        notes.append(f"- {x['event_type']}: {n_ok} candidate(s) have at least {min_n} "
+                     f"discovery trades (largest n {n_best})"
+                     + (f"; of these {', '.join(drops)}" if drops else "") + ".")
     if results is not None and not results.empty and "disc_mean_bps" in results.columns:
         r = results
         unc = r[(~r["is_conditioned"].astype(bool)) & (pd.to_numeric(r["disc_n"]) < min_n)
@@ -556,7 +560,9 @@ def _funnel_md(funnel: pd.DataFrame, results: pd.DataFrame, meta: ReportMeta) ->
                 f"{min_n} discovery trades: {listed}{more}. The fallback promotes the "
                 "unconditioned rule of a family only when that rule passes every gate itself, "
                 "the n gate first (SPEC 7): a positive mean on too few trades is not evidence "
-                "of an edge, so these stay `insufficient_data`.")
+                "of an edge, so these stay `insufficient_data`. (The unconditioned means in "
+                "the answers are the pooled rules over all blocks, averaged over horizons: "
+                "not gate statistics.)")
     return "\n".join(text) + "\n" + "\n".join(notes) + "\n"
 
 
