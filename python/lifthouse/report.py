@@ -782,7 +782,8 @@ def render_markdown(inputs: ReportInputs, meta: ReportMeta,
     md.append("## Trades per symbol\n")
     md.append("Rows of `phase2_trades` over the unconditioned single-symbol candidates (every "
               "horizon and direction rule): traded, skipped because a position was open, and "
-              "dropped (past the window end or on a gap).\n")
+              "dropped (no bar to exit at before the window end, or a missing entry bar; a "
+              "missing exit bar is held through to the next bar).\n")
     md.append(markdown_table(inputs.trade_counts))
     md.append("## Top promoted candidates\n")
     md.append(markdown_table(
