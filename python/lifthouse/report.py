@@ -536,12 +536,19 @@ def _funnel_md(funnel: pd.DataFrame, results: pd.DataFrame, meta: ReportMeta) ->
                          f"discovery n is {n_best}{need}.")
             continue
         stages = [(int(_num(x.get(c)) or 0), h.format(min_n=min_n, q_max=q_max))
-                  for c, h in FUNNEL_STAGES[1:6]]
+                  for c, h in FUNNEL_STAGES[1:5]]
         drops = [f"{a - b} fail on {h2}" for (a, _), (b, h2) in zip(stages, stages[1:])
                  if a - b > 0]
+        n_cond, n_unc = (int(_num(x.get(c)) or 0) for c in ("n_holdout_pass_conditioned",
+                                                             "n_holdout_pass_unconditioned"))
+        n_lift, n_fb = int(_num(x.get("n_lift_pass")) or 0), int(_num(x.get("n_fallback")) or 0)
+        after = (f"; of the {n_cond} conditioned ones that pass the four gates {n_lift} pass "
+                 f"the lift gate, and of the {n_unc} unconditioned ones {n_fb} are a fallback "
+                 f"({n_unc - n_fb} superseded by a promoted conditioned variant)"
+                 if n_cond or n_unc else "")
         notes.append(f"- {x['event_type']}: {n_ok} candidate(s) have at least {min_n} "
                      f"discovery trades (largest n {n_best})"
-                     + (f"; of these {', '.join(drops)}" if drops else "") + ".")
+                     + (f"; of these {', '.join(drops)}" if drops else "") + after + ".")
     if results is not None and not results.empty and "disc_mean_bps" in results.columns:
         r = results
         unc = r[(~r["is_conditioned"].astype(bool)) & (pd.to_numeric(r["disc_n"]) < min_n)
