@@ -2,6 +2,7 @@
     Portable time helpers for the features / context / events models (SPEC 3-5).
 
     minutes(n)                 an interval literal of n minutes, ANSI form (DuckDB and Spark).
+    seconds(n)                 an interval literal of n seconds, ANSI form.
     minute_stamp(ts)           'YYYYMMDDTHHMM' text of a timestamp (readable event ids).
     minute_grid(bounds, ...)   one row per (partition, minute) between two timestamp columns of a
                                CTE, both ends included: the complete bar grid.
@@ -9,6 +10,10 @@
 
 {% macro minutes(n) -%}
     interval '{{ n | int }}' minute
+{%- endmacro %}
+
+{% macro seconds(n) -%}
+    interval '{{ n | int }}' second
 {%- endmacro %}
 
 

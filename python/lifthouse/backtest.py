@@ -15,18 +15,26 @@ Rules (times are naive UTC):
   event, including those whose state is ``warmup``: the unconditioned rule does not look at
   state, so twin n(events) = sum of its state partitions + warm-up events (SPEC 9).
 * Entry at the OPEN of the bar after detection: ``entry_time = detected_at + 1 min``. Exit at the
-  CLOSE of the horizon's last bar (``open_time = entry_time + (h-1) min``),
-  ``exit_time = entry_time + h min``.
+  CLOSE of the horizon's last bar (``open_time = entry_time + (h-1) min``): the scheduled
+  ``exit_time = entry_time + h min``. When that bar is missing (absent, a gap, or no close), the
+  position is held through the missing bars and exits at the close of the first bar that exists
+  after it; ``exit_time_used`` is the close actually used (= ``exit_time`` when the bar exists).
 * ``side = direction`` (follow) or ``-direction`` (fade); ``gross_bps = side*(exit/entry-1)*1e4``.
 * Costs on both legs: ``fee_bps = 2*fee_bps_per_side``, ``slippage_bps = 2*slippage_bps_per_side``
   (round-trip totals per trade row).
-* Funding: every settlement with ``entry_time < funding_time <= exit_time`` is paid by a long
-  and received by a short: ``funding_bps = side * sum(funding_rate) * 1e4`` (positive = paid).
+* Funding: every settlement strictly inside (entry, exit), ``entry_time < funding_time <
+  exit_time_used``, is paid by a long and received by a short (a settlement at the entry open or
+  at the exit close is not: the position opens after it / closes before it, SPEC 6):
+  ``funding_bps = side * sum(funding_rate) * 1e4`` (positive = paid).
 * ``net_bps = gross_bps - fee_bps - slippage_bps - funding_bps``.
-* One position at a time per (candidate, symbol), events in ``detected_at`` order: an event with
-  ``detected_at < exit_time`` of the open trade is ``skipped_overlap``; a trade whose exit_time
-  is after the symbol's data end is ``dropped_past_end``; a missing / gap entry or exit bar is
-  ``dropped_gap``. Dropped trades never open a position, so they do not block later events.
+* Whether a trade is taken is decided at its entry with what is known then (SPEC 2), never by
+  whether its exit bar exists. One position at a time per (candidate, symbol), events in
+  ``detected_at`` order: an event with ``detected_at < exit_time_used`` of the open trade is
+  ``skipped_overlap``; a missing / gap entry bar is ``dropped_gap`` (known at entry); a trade
+  with no bar to exit at before the symbol's data end (scheduled exit after the data end, or
+  every bar from the horizon's last bar to the end missing) is ``dropped_past_end``. Dropped
+  trades never open a position. A past-end trade not blocking later events changes no trade:
+  every later event of the sequence is past the end too.
 * Blocks by entry_time: ``discovery`` = [start, start + f*(end-start)), ``embargo`` =
   [disc_end, disc_end + embargo), ``holdout`` = the rest up to end.
 
@@ -50,7 +58,8 @@ BLOCKS = ("discovery", "embargo", "holdout")
 
 TRADE_COLUMNS = [
     "candidate_id", "event_id", "symbol", "detected_at", "vol_regime", "carry_state",
-    "direction", "trade_status", "side", "entry_time", "entry_price", "exit_time", "exit_price",
+    "direction", "trade_status", "side", "entry_time", "entry_price", "exit_time",
+    "exit_time_used", "exit_price",
     "gross_bps", "fee_bps", "slippage_bps", "funding_bps", "net_bps", "n_settlements", "block",
     "trade_day",
 ]
@@ -172,6 +181,7 @@ def compute_legs(events: pd.DataFrame, bars: pd.DataFrame, funding: pd.DataFrame
 
     entry_px = np.full((n_ev, n_h), np.nan)
     exit_px = np.full((n_ev, n_h), np.nan)
+    exit_used = exit_.copy()  # close actually used; the scheduled exit where there is none
     fund = np.zeros((n_ev, n_h))
     n_set = np.zeros((n_ev, n_h), dtype=np.int64)
     past_end = np.ones((n_ev, n_h), dtype=bool)
@@ -196,32 +206,38 @@ def compute_legs(events: pd.DataFrame, bars: pd.DataFrame, funding: pd.DataFrame
         t, o, c = t[order], o[order], c[order]
         if len(t):
             data_end = t[-1] + MINUTE_US  # close of the last bar
-            past_end[ev] = exit_[ev] > data_end
-
-            def lookup(times: np.ndarray, px: np.ndarray) -> np.ndarray:
-                idx = np.clip(np.searchsorted(t, times), 0, len(t) - 1)
-                return np.where(t[idx] == times, px[idx], np.nan)
-
-            entry_px[ev] = lookup(entry2[ev], o)
-            exit_px[ev] = lookup(exit_bar[ev], c)
+            idx = np.clip(np.searchsorted(t, entry2[ev]), 0, len(t) - 1)
+            entry_px[ev] = np.where(t[idx] == entry2[ev], o[idx], np.nan)
+            # exit: the first bar with a close at or after the horizon's last bar (held
+            # through missing bars); none before the data end -> past the end
+            has_close = np.isfinite(c)
+            tc, cc = t[has_close], c[has_close]
+            k = np.searchsorted(tc, exit_bar[ev])
+            found = (k < len(tc)) & (exit_[ev] <= data_end)
+            k = np.minimum(k, max(len(tc) - 1, 0))
+            if len(tc):
+                exit_px[ev] = np.where(found, cc[k], np.nan)
+                exit_used[ev] = np.where(found, tc[k] + MINUTE_US, exit_[ev])
+            past_end[ev] = ~found
         fm = f_sym == s
         ft, fr = f_t[fm], f_r[fm]
         order = np.argsort(ft, kind="stable")
         ft, fr = ft[order], fr[order]
         cum = np.concatenate([[0.0], np.cumsum(fr)])
-        lo = np.searchsorted(ft, entry2[ev], side="right")  # first settlement > entry
-        hi = np.searchsorted(ft, exit_[ev], side="right")   # settlements <= exit
+        lo = np.searchsorted(ft, entry2[ev], side="right")     # first settlement > entry
+        hi = np.searchsorted(ft, exit_used[ev], side="left")   # settlements < exit used
         fund[ev] = (cum[hi] - cum[lo]) * 1e4
         n_set[ev] = hi - lo
 
     status = np.full((n_ev, n_h), 0, dtype=np.int8)  # index into TRADE_STATUSES
-    bad_px = ~(np.isfinite(entry_px) & np.isfinite(exit_px) & (entry_px > 0))
-    status[bad_px] = 3
+    bad_entry = ~(np.isfinite(entry_px) & (entry_px > 0))
+    status[bad_entry] = 3
     status[past_end] = 2  # past the data end wins over a missing bar there
     with np.errstate(invalid="ignore", divide="ignore"):
         long_gross = (exit_px / entry_px - 1.0) * 1e4
     return {
-        "horizons": horizons, "entry_us": entry2, "exit_us": exit_, "entry_px": entry_px,
+        "horizons": horizons, "entry_us": entry2, "exit_us": exit_, "exit_used_us": exit_used,
+        "entry_px": entry_px,
         "exit_px": exit_px, "long_gross_bps": long_gross, "long_funding_bps": fund,
         "n_settlements": n_set, "leg_status": status,
     }
@@ -233,8 +249,9 @@ def compute_legs(events: pd.DataFrame, bars: pd.DataFrame, funding: pd.DataFrame
 
 def walk_positions(det_us: np.ndarray, exit_us: np.ndarray, leg_status: np.ndarray) -> np.ndarray:
     """Trade status codes for one (candidate, symbol) event sequence sorted by detection time.
-    An event detected before the open trade's exit is skipped (1); a dropped leg (2, 3) keeps
-    its status and opens no position; otherwise it trades (0) and blocks until its exit."""
+    An event detected before the open trade's exit (``exit_us`` = the exit actually used) is
+    skipped (1); a dropped leg (2, 3) keeps its status and opens no position; otherwise it
+    trades (0) and blocks until its exit."""
     out = np.empty(len(det_us), dtype=np.int8)
     open_until = np.iinfo(np.int64).min
     for i, (d, x, st) in enumerate(zip(det_us.tolist(), exit_us.tolist(), leg_status.tolist())):
@@ -308,7 +325,8 @@ def run_backtest(events: pd.DataFrame, bars: pd.DataFrame, funding: pd.DataFrame
                 m &= ev_carry == cc
             idx = np.flatnonzero(m)  # already sorted by detected_at within the symbol
             j = h_index[h]
-            st = walk_positions(ev_det[idx], legs["exit_us"][idx, j], legs["leg_status"][idx, j])
+            st = walk_positions(ev_det[idx], legs["exit_used_us"][idx, j],
+                                legs["leg_status"][idx, j])
             walked[key] = (idx, st)
         return walked[key]
 
@@ -351,6 +369,8 @@ def run_backtest(events: pd.DataFrame, bars: pd.DataFrame, funding: pd.DataFrame
         "entry_time": _us_to_dt(entry_us),
         "entry_price": np.where(st == 0, legs["entry_px"][e, j], np.nan),
         "exit_time": _us_to_dt(exit_us),
+        "exit_time_used": np.where(traded, _us_to_dt(legs["exit_used_us"][e, j]),
+                                   np.datetime64("NaT", "us")),
         "exit_price": np.where(st == 0, legs["exit_px"][e, j], np.nan),
         "gross_bps": gross,
         "fee_bps": fee,
@@ -371,7 +391,7 @@ def _empty_trades() -> pd.DataFrame:
         "candidate_id": object, "event_id": object, "symbol": object, "detected_at": dt,
         "vol_regime": object, "carry_state": object, "direction": np.int64,
         "trade_status": object, "side": np.int64, "entry_time": dt, "entry_price": float,
-        "exit_time": dt, "exit_price": float, "gross_bps": float, "fee_bps": float,
+        "exit_time": dt, "exit_time_used": dt, "exit_price": float, "gross_bps": float, "fee_bps": float,
         "slippage_bps": float, "funding_bps": float, "net_bps": float,
         "n_settlements": np.int64, "block": object, "trade_day": dt,
     }

@@ -197,6 +197,8 @@ MODEL_EXPORTS: tuple[tuple[str, tuple[str, ...], str, tuple[str, ...]], ...] = (
      ("parquet",)),
     ("event_registry", ("event_type", "symbol", "detected_at", "event_id"), "phase2_dir",
      ("csv", "parquet")),
+    # the report's screen funnel (models/marts/reporting/rpt_screen_funnel)
+    ("rpt_screen_funnel", ("event_type",), "tables_dir", ("csv",)),
 )
 
 # Report tables: file name -> (dbt model, sort keys). The tables are built and tested by dbt

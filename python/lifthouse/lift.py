@@ -37,7 +37,11 @@ LIFT_COLUMNS = [
     "lift_bps", "lift_ci_low", "lift_ci_high", "lift_p_value",
     "lift_vs_complement_bps", "lift_vs_complement_ci_low", "lift_vs_complement_ci_high",
     "lift_vs_complement_p_value",
+    # the promotion lift (SPEC 7): discovery block only, and the holdout lift as replication
+    "n_cond_disc", "disc_lift_bps", "disc_lift_ci_low", "disc_lift_ci_high", "disc_lift_p_value",
+    "n_cond_hold", "hold_lift_bps",
 ]
+BLOCK_LIFT_INT_COLUMNS = ["n_cond_disc", "n_cond_hold"]
 
 
 @dataclass(frozen=True)
@@ -256,6 +260,31 @@ def _parts(row, by_cand: dict[str, _Trades]) -> _Parts:
     return _Parts(cond, twin, comp)
 
 
+def _in_block(t: _Trades, block: str) -> _Trades:
+    m = t.block == block
+    return _Trades(t.day[m], t.net[m], t.vol[m], t.carry[m], t.event[m], t.block[m])
+
+
+def _block_parts(parts: _Parts, block: str) -> _Parts:
+    return _Parts(_in_block(parts.cond, block), _in_block(parts.twin, block),
+                  _in_block(parts.comp, block))
+
+
+def _block_lift(key: str, parts: _Parts, params: LiftParams) -> dict:
+    """Lift of one block's trades (the promotion lift, SPEC 7): point estimate, and a paired
+    day-block bootstrap CI / p-value with its own seeded draw (key = candidate | block)."""
+    universe = np.unique(np.concatenate([parts.cond.day, parts.twin.day]))
+    lift = _mean(parts.cond.net) - _mean(parts.twin.net)
+    ci, p = (np.nan, np.nan), np.nan
+    if len(parts.cond.net) and len(parts.twin.net) and params.n_boot > 0:
+        w = day_draws(row_rng(key, params.bootstrap_seed), len(universe), params.n_boot)
+        d_lift, _ = _lift_draws(w, universe, parts)
+        ok = np.isfinite(d_lift)
+        if ok.sum() >= params.min_valid_share * params.n_boot:
+            ci, p = percentile_ci(d_lift[ok], params.alpha), bootstrap_p(d_lift[ok])
+    return dict(n=len(parts.cond.net), lift=lift, ci_low=ci[0], ci_high=ci[1], p=p)
+
+
 def _lift_draws(weights, universe, parts: _Parts) -> tuple[np.ndarray, np.ndarray]:
     means = resampled_means(weights, universe, [(parts.cond.day, parts.cond.net),
                                                 (parts.twin.day, parts.twin.net),
@@ -266,7 +295,10 @@ def _lift_draws(weights, universe, parts: _Parts) -> tuple[np.ndarray, np.ndarra
 def candidate_lift(plan: pd.DataFrame, trades: pd.DataFrame, params: LiftParams = LiftParams()
                    ) -> pd.DataFrame:
     """One row per conditioned candidate of the plan (columns LIFT_COLUMNS), sorted by
-    candidate_id. Uses traded trades of every block (discovery + embargo + holdout)."""
+    candidate_id. ``lift_*`` / ``lift_vs_complement_*`` use traded trades of every block
+    (discovery + embargo + holdout: the ablation's estimate); ``disc_lift_*`` the discovery
+    block only (the promotion lift, SPEC 7) and ``hold_lift_bps`` the holdout block only (its
+    replication, a point estimate)."""
     p = _plan_frame(plan)
     by_cand = traded_by_candidate(trades)
     rows = []
@@ -298,10 +330,17 @@ def candidate_lift(plan: pd.DataFrame, trades: pd.DataFrame, params: LiftParams 
         r.update(n_boot_valid=n_valid, lift_ci_low=lift_ci[0], lift_ci_high=lift_ci[1],
                  lift_p_value=lift_p, lift_vs_complement_ci_low=comp_ci[0],
                  lift_vs_complement_ci_high=comp_ci[1], lift_vs_complement_p_value=comp_p)
+        disc = _block_lift(f"{row.candidate_id}|discovery", _block_parts(parts, "discovery"),
+                           params)
+        hold = _block_parts(parts, "holdout")
+        r.update(n_cond_disc=disc["n"], disc_lift_bps=disc["lift"],
+                 disc_lift_ci_low=disc["ci_low"], disc_lift_ci_high=disc["ci_high"],
+                 disc_lift_p_value=disc["p"], n_cond_hold=len(hold.cond.net),
+                 hold_lift_bps=_mean(hold.cond.net) - _mean(hold.twin.net))
         rows.append(r)
     out = pd.DataFrame(rows, columns=LIFT_COLUMNS)
     for c in ("n_cond", "n_cond_days", "n_twin", "n_complement", "n_boot_days", "n_boot_valid",
-              "horizon_min"):
+              "horizon_min", *BLOCK_LIFT_INT_COLUMNS):
         out[c] = out[c].astype(np.int64)
     return out.reset_index(drop=True)
 
@@ -756,7 +795,9 @@ SUMMARY_COLUMNS = [
     "lift_bps", "lift_ci_low", "lift_ci_high", "lift_p_value", "lift_q_bh", "lift_p_holm",
     "lift_mde_bps", "lift_vs_complement_bps", "lift_vs_complement_ci_low", "lift_vs_complement_ci_high",
     "lift_vs_complement_p_value", "lift_vs_complement_q_bh",
-    "verdict", "verdict_reason", "flag", "status", "status_reason",
+    "verdict", "verdict_reason", "flag",
+    "disc_lift_bps", "disc_lift_ci_low", "disc_lift_ci_high", "hold_lift_bps",
+    "status", "status_reason",
     "n_promoted", "n_fallback", "n_promotions", "fallback_rate", "n_families",
     "n_families_promoted", "n_families_fallback", "fallback_rate_families",
     "check_name", "check_scope", "check_value", "check_expected", "check_ok", "detail",
@@ -769,7 +810,8 @@ _FLOAT_COLUMNS = ["mean_cond_bps", "mean_twin_bps", "mean_complement_bps", "lift
                   "lift_ci_low", "lift_ci_high", "lift_p_value", "lift_q_bh", "lift_p_holm",
                   "lift_mde_bps", "lift_vs_complement_bps", "lift_vs_complement_ci_low",
                   "lift_vs_complement_ci_high", "lift_vs_complement_p_value",
-                  "lift_vs_complement_q_bh", "fallback_rate", "fallback_rate_families",
+                  "lift_vs_complement_q_bh", "disc_lift_bps", "disc_lift_ci_low",
+                  "disc_lift_ci_high", "hold_lift_bps", "fallback_rate", "fallback_rate_families",
                   "check_value"]
 
 

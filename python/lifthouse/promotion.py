@@ -8,10 +8,15 @@ Gates, evaluated in this order (the first failing one is the ``status_reason``):
 4. ``gate_holdout``   holdout mean net bps > 0           else ``rejected`` / ``holdout<=0``
    (no holdout trades -> fails with ``holdout n=0``)
 
-``passes_gates`` = all four. Then per candidate:
+``passes_gates`` = all four. Then per candidate (the lift of SPEC 7-8, int_candidate_lift):
 
-* conditioned, passes gates, ``lift_ci_low > 0``  -> ``promoted`` (``passes gates; lift CI > 0``)
-* conditioned, passes gates, lift CI not above 0 or missing -> ``rejected`` / ``lift_ci``
+* conditioned, passes gates, ``disc_lift_ci_low > 0`` (the lift CI on the DISCOVERY block, so
+  the holdout decides only once, through its replication gates) and
+  ``hold_lift_bps > holdout_lift_min_bps`` (the holdout lift, replication)
+  -> ``promoted`` (``passes gates; discovery lift CI > 0; holdout lift > {min}``)
+* conditioned, passes gates, discovery lift CI not above 0 or missing -> ``rejected`` /
+  ``lift_ci``; discovery lift CI above 0 but holdout lift not above the gate (or undefined) ->
+  ``rejected`` / ``holdout_lift<={min}``
 * unconditioned, passes gates, no conditioned variant of its family promoted -> ``fallback``
 * unconditioned, passes gates, a conditioned variant promoted -> ``rejected`` /
   ``superseded by conditioned variant``: the family is already promoted through its conditioned
@@ -35,6 +40,7 @@ class Gates:
     min_trades: int = 30
     q_max: float = 0.10
     q_column: str = "q_bh"  # or "q_by" for the conservative view
+    holdout_lift_min_bps: float = 0.0  # replication: holdout lift must exceed this
 
 
 def _fmt(x: float) -> str:
@@ -45,14 +51,16 @@ def apply_gates(results: pd.DataFrame, gates: Gates) -> pd.DataFrame:
     """Add gate_min_n, gate_mean_pos, gate_q, gate_holdout, passes_gates, status, status_reason.
 
     results needs: candidate_id, family_id, is_conditioned, disc_n, disc_mean_bps, hold_n,
-    hold_mean_bps, the q column (gates.q_column) and lift_ci_low (NaN when unknown)."""
+    hold_mean_bps, the q column (gates.q_column), disc_lift_ci_low and hold_lift_bps (NaN when
+    unknown)."""
     r = results.copy()
     disc_n = r["disc_n"].fillna(0).to_numpy(dtype=float)
     disc_mean = r["disc_mean_bps"].to_numpy(dtype=float)
     q = r[gates.q_column].to_numpy(dtype=float)
     hold_n = r["hold_n"].fillna(0).to_numpy(dtype=float)
     hold_mean = r["hold_mean_bps"].to_numpy(dtype=float)
-    lift_lo = r["lift_ci_low"].to_numpy(dtype=float)
+    lift_lo = r["disc_lift_ci_low"].to_numpy(dtype=float)
+    hold_lift = r["hold_lift_bps"].to_numpy(dtype=float)
     cond = r["is_conditioned"].fillna(False).to_numpy(dtype=bool)
 
     g_n = disc_n >= gates.min_trades
@@ -61,6 +69,7 @@ def apply_gates(results: pd.DataFrame, gates: Gates) -> pd.DataFrame:
         g_q = np.nan_to_num(q, nan=np.inf) <= gates.q_max
         g_hold = (hold_n > 0) & (np.nan_to_num(hold_mean, nan=-np.inf) > 0)
         g_lift = np.nan_to_num(lift_lo, nan=-np.inf) > 0
+        g_hold_lift = np.nan_to_num(hold_lift, nan=-np.inf) > gates.holdout_lift_min_bps
     passes = g_n & g_mean & g_q & g_hold
 
     status = np.full(len(r), "rejected", dtype=object)
@@ -71,9 +80,11 @@ def apply_gates(results: pd.DataFrame, gates: Gates) -> pd.DataFrame:
     reason[~g_n] = "min_n"
     status[~g_n] = "insufficient_data"
 
-    promoted = passes & cond & g_lift
+    min_hold = _fmt(gates.holdout_lift_min_bps)
+    promoted = passes & cond & g_lift & g_hold_lift
     status[promoted] = "promoted"
-    reason[promoted] = "passes gates; lift CI > 0"
+    reason[promoted] = f"passes gates; discovery lift CI > 0; holdout lift > {min_hold}"
+    reason[passes & cond & g_lift & ~g_hold_lift] = f"holdout_lift<={min_hold}"
     lift_fail = passes & cond & ~g_lift
     reason[lift_fail] = np.where(np.isnan(lift_lo[lift_fail]), "lift_ci (no lift row)",
                                  "lift_ci")
@@ -97,7 +108,8 @@ def apply_gates(results: pd.DataFrame, gates: Gates) -> pd.DataFrame:
     return r
 
 
-LIFT_COLUMNS = ("lift_bps", "lift_ci_low", "lift_ci_high")
+LIFT_COLUMNS = ("lift_bps", "lift_ci_low", "lift_ci_high", "disc_lift_bps", "disc_lift_ci_low",
+                "disc_lift_ci_high", "hold_lift_bps")
 
 
 def build_candidate_results(plan: pd.DataFrame, stats: pd.DataFrame, lift: pd.DataFrame | None,

@@ -27,6 +27,14 @@ DEFAULT_MIN_N = 10      # dbt var lift_min_n
 DEFAULT_MIN_DAYS = 5    # dbt var lift_min_days
 STATE_ORDER = ("all", "vol_low", "vol_mid", "vol_high", "carry_neg", "carry_neutral", "carry_pos",
                "warmup")
+# one colour per state in every figure (combinations of two states: COMBO_COLOR)
+STATE_COLORS = {"all": "black", "vol_low": "tab:blue", "vol_mid": "tab:orange",
+                "vol_high": "tab:red", "carry_neg": "tab:purple", "carry_neutral": "tab:gray",
+                "carry_pos": "tab:green", "warmup": "tab:olive"}
+COMBO_COLOR = "tab:brown"
+PATHS_CAPTION = ("Paths are before costs and in the event's direction (+ = the event's direction "
+                 "made money): the follow rule profits when a line rises, the fade rule when it "
+                 "falls.")
 PROMOTED_STATUSES = ("promoted", "fallback")
 
 
@@ -45,6 +53,7 @@ class ReportInputs:
     trade_counts: pd.DataFrame = field(default_factory=pd.DataFrame)
     coverage: pd.DataFrame = field(default_factory=pd.DataFrame)
     paths: pd.DataFrame = field(default_factory=pd.DataFrame)
+    funnel: pd.DataFrame = field(default_factory=pd.DataFrame)   # rpt_screen_funnel
 
 
 @dataclass
@@ -61,6 +70,26 @@ class ReportMeta:
     lookback_days: int | None = None
     synthetic: bool = False
     manifest_path: str | None = None
+
+    def costs_text(self) -> str:
+        """e.g. 'fee 4.5 + slippage 1.5 bp per side' from the run's vars (defaults if absent)."""
+        fee = self.vars.get("phase2_fee_bps_per_side", 4.5)
+        slip = self.vars.get("phase2_slippage_bps_per_side", 1.5)
+        return f"fee {fee:g} + slippage {slip:g} bp per side"
+
+    def figure_title(self) -> str:
+        return (f"run {self.run_id} · [{self.start_date}, {self.end_date}) UTC · "
+                f"{self.costs_text()}")
+
+    def too_few(self, n: Any, days: Any = None) -> str | None:
+        """'n < 10' (or 'days < 5') when a lift has too little data for a CI to mean anything
+        (vars lift_min_n, lift_min_days), else None."""
+        n_v, d_v = _num(n), _num(days)
+        if n_v is None or n_v < self.min_n:
+            return f"n < {self.min_n}"
+        if days is not None and (d_v is None or d_v < self.min_days):
+            return f"days < {self.min_days}"
+        return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -453,6 +482,97 @@ def _event_counts_md(counts: pd.DataFrame, coverage: pd.DataFrame, symbols: list
     return text + ("\n" + "\n".join(notes) + "\n" if notes else "")
 
 
+FUNNEL_STAGES = [  # (column of rpt_screen_funnel, header)
+    ("n_planned", "planned"),
+    ("n_enough_disc_trades", "discovery n >= {min_n}"),
+    ("n_disc_mean_pos", "discovery mean > 0"),
+    ("n_q_pass", "q <= {q_max}"),
+    ("n_holdout_pass", "holdout mean > 0"),
+    ("n_lift_pass", "lift (conditioned)"),
+    ("n_promoted", "promoted"),
+    ("n_fallback", "fallback"),
+]
+MAX_LISTED_RULES = 8
+
+
+def _discovery_days(meta: ReportMeta) -> float | None:
+    try:
+        days = (pd.Timestamp(meta.end_date) - pd.Timestamp(meta.start_date)).days
+    except ValueError:
+        return None
+    return days * float(meta.vars.get("phase2_discovery_fraction", 0.7))
+
+
+def _funnel_md(funnel: pd.DataFrame, results: pd.DataFrame, meta: ReportMeta) -> str:
+    """The screen funnel (rpt_screen_funnel) per event type, what n the gates need, and why
+    an unconditioned rule with a positive mean is not a fallback when its n is too small."""
+    if funnel is None or funnel.empty:
+        return "_(no screen funnel table: rpt_screen_funnel was not exported)_\n"
+    min_n = int(_num(funnel["min_disc_trades_required"].iloc[0]) or 0)
+    q_max = meta.vars.get("phase2_q_max", 0.1)
+    cols = ["event_type"] + [c for c, _ in FUNNEL_STAGES]
+    f = funnel[cols].copy()
+    total = {"event_type": "all"} | {c: int(pd.to_numeric(f[c]).sum()) for c, _ in FUNNEL_STAGES}
+    f = pd.concat([f, pd.DataFrame([total])], ignore_index=True)
+    headers = {c: h.format(min_n=min_n, q_max=q_max) for c, h in FUNNEL_STAGES}
+    text = ["Every candidate of the plan through the promotion gates in order (SPEC 7; each "
+            "column counts the candidates that passed every gate to its left). The lift gate "
+            "applies to conditioned candidates (discovery-block lift CI above 0 and holdout "
+            "lift above `phase2_holdout_lift_min_bps`), the fallback to unconditioned ones.\n",
+            markdown_table(f, formats={c: fmt_int for c, _ in FUNNEL_STAGES}, headers=headers)]
+    notes = []
+    disc_days = _discovery_days(meta)
+    window_days = disc_days / float(meta.vars.get("phase2_discovery_fraction", 0.7)) \
+        if disc_days else None
+    for x in funnel.sort_values("event_type").to_dict("records"):
+        n_best = int(_num(x.get("max_disc_n")) or 0)
+        n_ok = int(_num(x.get("n_enough_disc_trades")) or 0)
+        if n_best < min_n:
+            need = (f": at that rate the first gate needs a window of about "
+                    f"{math.ceil(window_days * min_n / n_best)} days instead of "
+                    f"{window_days:.0f}" if n_best and window_days else "")
+            notes.append(f"- {x['event_type']}: no candidate has the {min_n} discovery trades "
+                         f"the first gate needs (var `phase2_min_trades`); the largest "
+                         f"discovery n is {n_best}{need}.")
+            continue
+        stages = [(int(_num(x.get(c)) or 0), h.format(min_n=min_n, q_max=q_max))
+                  for c, h in FUNNEL_STAGES[1:5]]
+        drops = [f"{a - b} fail on {h2}" for (a, _), (b, h2) in zip(stages, stages[1:])
+                 if a - b > 0]
+        n_cond, n_unc = (int(_num(x.get(c)) or 0) for c in ("n_holdout_pass_conditioned",
+                                                             "n_holdout_pass_unconditioned"))
+        n_lift, n_fb = int(_num(x.get("n_lift_pass")) or 0), int(_num(x.get("n_fallback")) or 0)
+        after = (f"; of the {n_cond} conditioned ones that pass the four gates {n_lift} pass "
+                 f"the lift gate, and of the {n_unc} unconditioned ones {n_fb} are a fallback "
+                 f"({n_unc - n_fb} superseded by a promoted conditioned variant)"
+                 if n_cond or n_unc else "")
+        notes.append(f"- {x['event_type']}: {n_ok} candidate(s) have at least {min_n} "
+                     f"discovery trades (largest n {n_best})"
+                     + (f"; of these {', '.join(drops)}" if drops else "") + after + ".")
+    if results is not None and not results.empty and "disc_mean_bps" in results.columns:
+        r = results
+        unc = r[(~r["is_conditioned"].astype(bool)) & (pd.to_numeric(r["disc_n"]) < min_n)
+                & (pd.to_numeric(r["disc_mean_bps"]) > 0)].copy()
+        if len(unc):
+            unc["_pooled"] = (unc["symbol_scope"].astype(str) != "pooled").astype(int)
+            unc = unc.sort_values(["_pooled", "event_type", "horizon_min", "candidate_id"],
+                                  kind="mergesort")
+            listed = "; ".join(f"`{x.candidate_id}` {fmt_bps(x.disc_mean_bps)} bps on "
+                               f"{fmt_int(x.disc_n)}" for x in
+                               unc.head(MAX_LISTED_RULES).itertuples())
+            more = f" (+{len(unc) - MAX_LISTED_RULES} more)" if len(unc) > MAX_LISTED_RULES else ""
+            notes.append(
+                f"- **Why a positive unconditioned rule is not a fallback**: {len(unc)} "
+                "unconditioned candidate(s) have a positive discovery mean but fewer than "
+                f"{min_n} discovery trades: {listed}{more}. The fallback promotes the "
+                "unconditioned rule of a family only when that rule passes every gate itself, "
+                "the n gate first (SPEC 7): a positive mean on too few trades is not evidence "
+                "of an edge, so these stay `insufficient_data`. (The unconditioned means in "
+                "the answers are the pooled rules over all blocks, averaged over horizons: "
+                "not gate statistics.)")
+    return "\n".join(text) + "\n" + "\n".join(notes) + "\n"
+
+
 def _top_candidates(results: pd.DataFrame, k: int = 15) -> pd.DataFrame:
     if results.empty or "status" not in results.columns:
         return pd.DataFrame()
@@ -464,7 +584,8 @@ def _top_candidates(results: pd.DataFrame, k: int = 15) -> pd.DataFrame:
     asc = [True] + [False] * (len(sort) - 2) + [True]
     prom = prom.sort_values(sort, ascending=asc, kind="mergesort").head(k)
     cols = [c for c in ("candidate_id", "status", "disc_n", "disc_mean_bps", "q_bh", "hold_n",
-                        "hold_mean_bps", "lift_bps", "lift_ci_low", "lift_ci_high") if c in prom.columns]
+                        "hold_mean_bps", "disc_lift_bps", "disc_lift_ci_low", "disc_lift_ci_high",
+                        "hold_lift_bps") if c in prom.columns]
     return prom[cols]
 
 
@@ -475,9 +596,59 @@ def _rollup_table(ls: pd.DataFrame) -> pd.DataFrame:
     roll = roll.copy()
     roll["_k"] = [_state_sort_key(c) for c in roll["condition"]]
     roll = roll.sort_values(["event_type", "_k", "condition"], kind="mergesort")
-    cols = [c for c in ("event_type", "condition", "n_cond", "n_twin", "lift_bps", "lift_ci_low",
-                        "lift_ci_high", "lift_p_value", "lift_q_bh", "verdict") if c in roll.columns]
+    cols = [c for c in ("event_type", "condition", "n_cond", "n_cond_days", "n_twin", "lift_bps",
+                        "lift_ci_low", "lift_ci_high", "lift_p_value", "lift_q_bh", "verdict")
+            if c in roll.columns]
     return roll[cols]
+
+
+def _rollup_display(ls: pd.DataFrame, meta: ReportMeta) -> pd.DataFrame:
+    """The roll-up table as shown: one CI column; 'n < 10' (or 'days < 5') instead of the CI
+    and p / q where the lift has too little data for them to mean anything (with one or two
+    events the interval only reflects the twin's resampling). lift_summary keeps the numbers."""
+    roll = _rollup_table(ls)
+    if roll.empty:
+        return roll
+    out = []
+    for r in roll.to_dict("records"):
+        few = meta.too_few(r.get("n_cond"), r.get("n_cond_days"))
+        out.append({
+            "event_type": r.get("event_type"), "condition": r.get("condition"),
+            "n_cond": fmt_int(r.get("n_cond")), "n_twin": fmt_int(r.get("n_twin")),
+            "lift_bps": fmt_bps(r.get("lift_bps")),
+            "ci": few or fmt_ci(r.get("lift_ci_low"), r.get("lift_ci_high")),
+            "p": "" if few else fmt_p(r.get("lift_p_value")),
+            "q_bh": "" if few else fmt_p(r.get("lift_q_bh")),
+            "verdict": r.get("verdict"),
+        })
+    return pd.DataFrame(out)
+
+
+def _lesser_loss_notes(results: pd.DataFrame) -> list[str]:
+    """Where both direction rules of the pooled unconditioned twin lose on the discovery block,
+    the edge rule chosen for the roll-ups is only the lesser loss: say so per event type."""
+    need = {"is_conditioned", "symbol_scope", "event_type", "horizon_min", "direction_rule",
+            "disc_mean_bps"}
+    if results is None or results.empty or not need <= set(results.columns):
+        return []
+    r = results[(~results["is_conditioned"].astype(bool))
+                & (results["symbol_scope"].astype(str) == "pooled")]
+    out = []
+    for et in sorted(r["event_type"].astype(str).unique()):
+        lost = []
+        part = r[r["event_type"].astype(str) == et]
+        for h in sorted(pd.to_numeric(part["horizon_min"]).unique()):
+            m = {str(x.direction_rule): _num(x.disc_mean_bps)
+                 for x in part[pd.to_numeric(part["horizon_min"]) == h].itertuples()}
+            f, d = m.get("follow"), m.get("fade")
+            if f is not None and d is not None and f < 0 and d < 0:
+                chosen = "follow" if f >= d else "fade"
+                lost.append(f"h{int(h)} ({chosen}: follow {fmt_bps(f)}, fade {fmt_bps(d)} bps)")
+        if lost:
+            out.append(f"{et}: at {', '.join(lost)} both direction rules lose money on the "
+                       "discovery block after costs, so the edge rule chosen there is the "
+                       "lesser loss, not an edge.")
+    return out
 
 
 def _caveats(inputs: ReportInputs, meta: ReportMeta) -> list[str]:
@@ -495,10 +666,11 @@ def _caveats(inputs: ReportInputs, meta: ReportMeta) -> list[str]:
                  if any(w in k for w in ("fee", "slippage", "cost"))}
     if cost_vars:
         out.append("Costs: " + ", ".join(f"`{k}` = {v}" for k, v in cost_vars.items())
-                   + " per side, on both legs, plus funding for every settlement spanned.")
+                   + " per side, on both legs, plus funding for every settlement strictly "
+                   "inside (entry, exit).")
     else:
         out.append("Costs: the dbt defaults (taker fee and slippage on both legs, plus funding "
-                   "for every settlement spanned; see docs/phase2.md).")
+                   "for every settlement strictly inside (entry, exit); see docs/phase2.md).")
     if not inputs.coverage.empty:
         cov = inputs.coverage
         no_oi = sorted(cov.loc[cov["n_bars_with_oi"] == 0, "symbol"])
@@ -514,9 +686,19 @@ def _caveats(inputs: ReportInputs, meta: ReportMeta) -> list[str]:
             parts.append(f"no spot (basis) for {', '.join(no_basis)}")
         parts.append(f"{gaps} gap bar(s) in the window (prices not forward-filled)")
         out.append("Data limits: " + "; ".join(parts) + ".")
-    out.append("Roll-ups pool candidates across horizons, direction rules and symbols that share "
-               "events, so their trades are not independent; CIs come from a day-block "
-               "bootstrap and p-values are adjusted (BH) across all lift tests.")
+    out.append("What a roll-up is (the answers and the lift table): per (event type, condition), "
+               "the pooled-scope candidates, one direction rule per horizon (the edge rule, "
+               "chosen on the discovery block by the unconditioned twin's mean), their lifts "
+               "averaged over the horizons. Horizons share events, so their trades are not "
+               "independent; one day-block bootstrap draw covers all horizons. BH q-values are "
+               "computed within each row type of lift_summary (candidate rows, roll-ups, "
+               "per-rule roll-ups separately); the answers use Holm across the pre-registered "
+               "questions instead.")
+    out.extend(_lesser_loss_notes(inputs.results))
+    out.append("Promotion uses the lift on the discovery block (its CI must be above 0) and the "
+               "holdout lift as replication (above `phase2_holdout_lift_min_bps`); the lift "
+               "table and the answers show the lift over all blocks, a descriptive estimate "
+               "that decides no promotion.")
     out.append(f"A verdict needs at least {meta.min_n} conditioned events on at least "
                f"{meta.min_days} days (vars lift_min_n, lift_min_days); below that it is "
                "'inconclusive' whatever the point estimate. The answers are confirmatory: a "
@@ -573,20 +755,27 @@ def render_markdown(inputs: ReportInputs, meta: ReportMeta,
     for a in lift_answers:
         md.append(_answer_md(a, meta.ci_level, n_holm))
     md.append(_fallback_md(fb_answer, _rows(inputs.lift_summary, "fallback_rate")))
+    md.append("## Screen funnel\n")
+    md.append(_funnel_md(inputs.funnel, inputs.results, meta))
     md.append("## Lift per condition\n")
     md.append("Every roll-up (edge rule, pooled scope). Exploratory: q is BH across all "
               "roll-ups and the verdict asks for q <= lift_q_max; the answers above are the "
-              "confirmatory test of the pre-registered pairs.\n")
+              "confirmatory test of the pre-registered pairs (marked with a star in the "
+              f"figure). Below {meta.min_n} conditioned events (var lift_min_n) or "
+              f"{meta.min_days} days (lift_min_days) the table shows `n < {meta.min_n}` instead "
+              "of a CI and p: with one or two events the interval only reflects the twin's "
+              "resampling (the numbers stay in lift_summary), and the figure leaves those "
+              "rows out.\n")
     if "lift" in figures:
         md.append(f"![Lift per condition with CIs]({figures['lift']})\n")
-    md.append(markdown_table(
-        _rollup_table(inputs.lift_summary),
-        formats={"lift_bps": fmt_bps, "lift_ci_low": fmt_bps, "lift_ci_high": fmt_bps,
-                 "lift_p_value": fmt_p, "lift_q_bh": fmt_p, "n_cond": fmt_int, "n_twin": fmt_int}))
+    md.append(markdown_table(_rollup_display(inputs.lift_summary, meta),
+                             headers={"ci": _ci_label(meta.ci_level)}))
     md.append("## Average path after events, by state\n")
     md.append("Mean cumulative return in bps in the event's direction, from the open of the bar "
-              "after detection, per minute after entry (before costs). Cascades are split by "
-              "carry state, other events by volatility regime.\n")
+              "after detection, per minute after entry, with a 95% band (mean +/- 1.96 "
+              "standard errors across events). Cascades are split by carry state, other events "
+              f"by volatility regime; states with fewer than {meta.min_n} events are not drawn "
+              f"(the legend lists them). {PATHS_CAPTION}\n")
     if "paths" in figures:
         md.append(f"![Average path of returns after events]({figures['paths']})\n")
     md.append("## Sanity checks\n")
@@ -600,13 +789,14 @@ def render_markdown(inputs: ReportInputs, meta: ReportMeta,
     md.append("## Trades per symbol\n")
     md.append("Rows of `phase2_trades` over the unconditioned single-symbol candidates (every "
               "horizon and direction rule): traded, skipped because a position was open, and "
-              "dropped (past the window end or on a gap).\n")
+              "dropped (no bar to exit at before the window end, or a missing entry bar; a "
+              "missing exit bar is held through to the next bar).\n")
     md.append(markdown_table(inputs.trade_counts))
     md.append("## Top promoted candidates\n")
     md.append(markdown_table(
         _top_candidates(inputs.results),
-        formats={c: fmt_bps for c in ("disc_mean_bps", "hold_mean_bps", "lift_bps",
-                                      "lift_ci_low", "lift_ci_high")}
+        formats={c: fmt_bps for c in ("disc_mean_bps", "hold_mean_bps", "disc_lift_bps",
+                                      "disc_lift_ci_low", "disc_lift_ci_high", "hold_lift_bps")}
         | {"q_bh": fmt_p, "disc_n": fmt_int, "hold_n": fmt_int}))
     md.append("## Caveats\n")
     md.extend(f"- {c}" for c in _caveats(inputs, meta))
@@ -638,75 +828,112 @@ def _savefig(fig, path: Path) -> Path:
     import io
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+    # bbox "tight": no label is clipped at the figure's edge
+    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None}, bbox_inches="tight")
     atomic_write_bytes(buf.getvalue(), path)
     return path
 
 
-def plot_lift(lift_summary: pd.DataFrame, path: Path, min_n: int = DEFAULT_MIN_N) -> Path:
-    """Roll-up lift per (event type, condition) with CI error bars."""
+def _state_color(condition: Any) -> str:
+    return STATE_COLORS.get(str(condition), COMBO_COLOR)
+
+
+def plot_lift(lift_summary: pd.DataFrame, path: Path, meta: ReportMeta | None = None) -> Path:
+    """Roll-up lift per (event type, condition) with CI error bars, coloured by state (the same
+    colours as the path figure). Pre-registered pairs are marked with a star. Rows with fewer
+    than lift_min_n events (or lift_min_days days) are not drawn, so they do not set the scale:
+    their label says so."""
+    meta = meta or ReportMeta(run_id="?", start_date="?", end_date="?", symbols=[])
     plt = _pyplot()
     roll = _rollup_table(lift_summary)
     types = sorted(roll["event_type"].unique()) if not roll.empty else []
     most = max([int((roll["event_type"] == t).sum()) for t in types] or [1])
     fig, axes = plt.subplots(1, max(1, len(types)), squeeze=False,
-                             figsize=(5.5 * max(1, len(types)), max(3.0, 1.5 + 0.35 * most)))
+                             figsize=(6.5 * max(1, len(types)), max(3.5, 2.2 + 0.32 * most)))
     if not types:
         axes[0][0].text(0.5, 0.5, "no roll-up rows", ha="center", va="center")
-    asked = {(a.row.get("event_type"), a.row.get("condition"))
+    asked = {(a.row.get("event_type"), a.row.get("condition")): a.key
              for a in answers(lift_summary) if a.kind == "lift"}
     for ax, et in zip(axes[0], types):
         part = roll[roll["event_type"] == et]
-        y = list(range(len(part)))
-        lift = pd.to_numeric(part["lift_bps"], errors="coerce").to_numpy(dtype=float)
-        lo = pd.to_numeric(part.get("lift_ci_low"), errors="coerce").to_numpy(dtype=float)
-        hi = pd.to_numeric(part.get("lift_ci_high"), errors="coerce").to_numpy(dtype=float)
-        err = [[max(0.0, v) if not math.isnan(v) else 0.0 for v in lift - lo],
-               [max(0.0, v) if not math.isnan(v) else 0.0 for v in hi - lift]]
-        colors = ["tab:red" if (et, c) in asked else "tab:blue" for c in part["condition"]]
-        ns = [_num(v) for v in part.get("n_cond", pd.Series([None] * len(part)))]
-        for i in range(len(y)):
-            small = ns[i] is None or ns[i] < min_n
-            ax.errorbar(lift[i], y[i], xerr=[[err[0][i]], [err[1][i]]], fmt="o",
-                        color=colors[i], capsize=3, alpha=0.45 if small else 1.0,
-                        markerfacecolor="white" if small else colors[i])
+        labels = []
+        for i, r in enumerate(part.to_dict("records")):
+            cond = r.get("condition")
+            few = meta.too_few(r.get("n_cond"), r.get("n_cond_days"))
+            q = asked.get((et, cond))
+            lift, lo, hi = (_num(r.get(c)) for c in ("lift_bps", "lift_ci_low", "lift_ci_high"))
+            label = f"{cond} (n={fmt_int(r.get('n_cond'))})"
+            if q:
+                label = f"{q}: {label}"
+            if few or lift is None:
+                label += f": {few or 'no lift'}, not drawn"
+            elif lo is not None and hi is not None:
+                ax.errorbar(lift, i, xerr=[[max(0.0, lift - lo)], [max(0.0, hi - lift)]],
+                            fmt="*" if q else "o", markersize=12 if q else 6,
+                            color=_state_color(cond), capsize=3)
+            else:
+                ax.plot(lift, i, "*" if q else "o", color=_state_color(cond))
+            labels.append(label)
         ax.axvline(0.0, color="black", linewidth=0.8)
-        ax.set_yticks(y)
-        ax.set_yticklabels([f"{c} (n={fmt_int(n)})" for c, n in zip(part["condition"], ns)])
-        ax.invert_yaxis()
+        ax.set_yticks(range(len(labels)))
+        ax.set_yticklabels(labels, fontsize=8)
+        for tick, cond in zip(ax.get_yticklabels(), part["condition"]):
+            if (et, cond) in asked:
+                tick.set_fontweight("bold")
+        ax.set_ylim(len(labels) - 0.5, -0.5)
         ax.set_title(str(et))
-        ax.set_xlabel(f"lift vs unconditioned twin (bps); hollow: n < {min_n}")
+        ax.set_xlabel(f"lift vs unconditioned twin (bps, {_ci_label(meta.ci_level)})")
         ax.grid(axis="x", alpha=0.3)
+    fig.suptitle(f"Lift per condition (roll-ups; star = pre-registered question)\n"
+                 f"{meta.figure_title()}", fontsize=10)
     fig.tight_layout()
     out = _savefig(fig, Path(path))
     plt.close(fig)
     return out
 
 
-def plot_paths(paths: pd.DataFrame, path: Path) -> Path:
-    """Mean cumulative return after entry per event type, one line per state."""
+def plot_paths(paths: pd.DataFrame, path: Path, meta: ReportMeta | None = None) -> Path:
+    """Mean cumulative return after entry per event type, one line per state (colours as in
+    the lift figure) with a 95% band; states with fewer than lift_min_n events are not drawn
+    (listed in the legend), so they do not set the scale."""
+    meta = meta or ReportMeta(run_id="?", start_date="?", end_date="?", symbols=[])
     plt = _pyplot()
     types = sorted(paths["event_type"].unique()) if not paths.empty else []
-    fig, axes = plt.subplots(1, max(1, len(types)), figsize=(5.5 * max(1, len(types)), 4.0),
+    fig, axes = plt.subplots(1, max(1, len(types)), figsize=(6.5 * max(1, len(types)), 4.8),
                              squeeze=False)
     if not types:
         axes[0][0].text(0.5, 0.5, "no events", ha="center", va="center")
     for ax, et in zip(axes[0], types):
         part = paths[paths["event_type"] == et]
         dim = str(part["state_dimension"].iloc[0])
+        hidden = []
         for state in sorted(part["state"].unique(), key=_state_sort_key):
-            s = part[part["state"] == state].sort_values("minute")
-            n0 = s.loc[s["minute"] == s["minute"].min(), "n_events"]
+            st = part[part["state"] == state].sort_values("minute")
+            n0 = st.loc[st["minute"] == st["minute"].min(), "n_events"]
             n = int(n0.iloc[0]) if len(n0) else 0
-            style = {"color": "black", "linewidth": 1.5} if state == "all" else {"linewidth": 1.0}
-            ax.plot(s["minute"].to_numpy(), s["mean_ret_bps"].to_numpy(dtype=float),
-                    label=f"{state} (n={n})", **style)
+            if n < meta.min_n:
+                hidden.append(f"{state} (n={n})")
+                continue
+            x = st["minute"].to_numpy()
+            y = st["mean_ret_bps"].to_numpy(dtype=float)
+            color = _state_color(state)
+            ax.plot(x, y, color=color, linewidth=1.6 if state == "all" else 1.1,
+                    label=f"{state} (n={n})")
+            if "sd_ret_bps" in st.columns:
+                se = (pd.to_numeric(st["sd_ret_bps"], errors="coerce").to_numpy(dtype=float)
+                      / st["n_events"].clip(lower=1).to_numpy(dtype=float) ** 0.5)
+                ax.fill_between(x, y - 1.96 * se, y + 1.96 * se, color=color, alpha=0.15,
+                                linewidth=0)
+        if hidden:
+            ax.plot([], [], " ", label=f"not drawn, n < {meta.min_n}: " + ", ".join(hidden))
         ax.axhline(0.0, color="grey", linewidth=0.6)
         ax.set_title(f"{et} by {dim}")
         ax.set_xlabel("minutes after entry")
         ax.set_ylabel("mean cumulative return (bps, event direction)")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
+    fig.suptitle(f"Average path after events, 95% band, before costs, in the event's direction "
+                 f"(fade profits when the line falls)\n{meta.figure_title()}", fontsize=10)
     fig.tight_layout()
     out = _savefig(fig, Path(path))
     plt.close(fig)
@@ -737,6 +964,7 @@ def load_inputs(layout: ExportLayout) -> ReportInputs:
         trade_counts=_read_csv(t / "trade_counts.csv"),
         coverage=_read_csv(t / "data_coverage.csv"),
         paths=_read_csv(t / "event_paths.csv"),
+        funnel=_read_csv(t / "rpt_screen_funnel.csv"),
     )
 
 
@@ -746,8 +974,8 @@ def write_report(out_dir: Path, inputs: ReportInputs, meta: ReportMeta) -> dict[
     fig_dir = out_dir / "figures"
     files = {
         "lift_by_condition.png": plot_lift(inputs.lift_summary, fig_dir / "lift_by_condition.png",
-                                           meta.min_n),
-        "event_paths.png": plot_paths(inputs.paths, fig_dir / "event_paths.png"),
+                                           meta),
+        "event_paths.png": plot_paths(inputs.paths, fig_dir / "event_paths.png", meta),
     }
     md = render_markdown(inputs, meta, figures={"lift": "figures/lift_by_condition.png",
                                                 "paths": "figures/event_paths.png"})

@@ -101,7 +101,8 @@ def test_funding_long_pays_short_receives_only_inside_entry_exit():
         "symbol": "BTCUSDT",
         "funding_time": [T0 + 11 * MIN,      # == entry_time: not spanned
                          T0 + 30 * MIN,      # inside
-                         T0 + 71 * MIN,      # == exit_time: spanned (settles while held)
+                         T0 + 71 * MIN,      # == exit_time: the position closed at this close
+                                             # before the settlement: not paid
                          T0 + 72 * MIN],     # after exit
         "funding_rate": [0.05, 0.0003, 0.0002, 0.07],
     })
@@ -111,11 +112,11 @@ def test_funding_long_pays_short_receives_only_inside_entry_exit():
     long = tr.loc["LIQUIDATION_CASCADE__all__h60__follow__BTCUSDT"]
     short = tr.loc["LIQUIDATION_CASCADE__all__h60__fade__BTCUSDT"]
     assert long.side == 1 and short.side == -1
-    assert long.n_settlements == 2 and short.n_settlements == 2
-    assert long.funding_bps == pytest.approx(5.0)     # pays (3 + 2) bp
-    assert short.funding_bps == pytest.approx(-5.0)   # receives
-    assert long.net_bps == pytest.approx(long.gross_bps - 5.0)
-    assert short.net_bps == pytest.approx(short.gross_bps + 5.0)
+    assert long.n_settlements == 1 and short.n_settlements == 1
+    assert long.funding_bps == pytest.approx(3.0)     # pays 3 bp
+    assert short.funding_bps == pytest.approx(-3.0)   # receives
+    assert long.net_bps == pytest.approx(long.gross_bps - 3.0)
+    assert short.net_bps == pytest.approx(short.gross_bps + 3.0)
 
 
 def test_funding_of_other_symbol_is_ignored():
@@ -158,13 +159,14 @@ def test_trade_past_data_end_dropped_and_counted():
     assert stats.n_dropped_past_end == 1 and stats.n_trades == 0
 
 
-def test_dropped_trade_does_not_block_and_gap_bar_drops():
-    # bar 11 is a gap: e1 (entry bar 11) dropped_gap and opens no position, so e2 trades.
-    # e3's exit bar (40 + 5 = bar 45) is a gap.
+def test_missing_entry_bar_drops_and_does_not_block():
+    # bar 11 is a gap: e1 (entry bar 11) dropped_gap and opens no position, so e2 trades
+    # (known at entry). e3's exit bar (40 + 5 = bar 45) is a gap: it is held to bar 46.
     tr = bt([ev(1, 10), ev(2, 12), ev(3, 40)], [cand(horizon=5)],
             bars=make_bars(gaps=(11, 45)))
     assert tr.set_index("event_id").trade_status.to_dict() == {
-        "e1": "dropped_gap", "e2": "traded", "e3": "dropped_gap"}
+        "e1": "dropped_gap", "e2": "traded", "e3": "traded"}
+    assert tr.set_index("event_id").loc["e3", "exit_price"] == 100 + 46 + 0.5
     # a bar absent from the frame (not just flagged) is a gap too
     bars = make_bars().drop(index=[11]).reset_index(drop=True)
     tr2 = bt([ev(1, 10)], [cand(horizon=5)], bars=bars)
@@ -270,20 +272,23 @@ def reference_backtest(events, bars, funding, cands, costs, split):
             for e in m.sort_values("detected_at").itertuples():
                 entry = e.detected_at + MIN
                 exit_ = entry + c.horizon_min * MIN
+                exit_bar = exit_ - MIN  # held through missing bars to the first one that exists
+                while exit_bar < end[s] and (s, exit_bar) not in px:
+                    exit_bar += MIN
                 side = e.direction * mult
                 net = np.nan
                 if e.detected_at < busy_until:
                     status = "skipped_overlap"
-                elif exit_ > end[s]:
+                elif exit_ > end[s] or exit_bar >= end[s]:
                     status = "dropped_past_end"
-                elif (s, entry) not in px or (s, exit_ - MIN) not in px:
+                elif (s, entry) not in px:
                     status = "dropped_gap"
                 else:
                     status = "traded"
-                    busy_until = exit_
-                    gross = side * (px[(s, exit_ - MIN)][1] / px[(s, entry)][0] - 1) * 1e4
+                    busy_until = exit_bar + MIN
+                    gross = side * (px[(s, exit_bar)][1] / px[(s, entry)][0] - 1) * 1e4
                     f = funding[(funding.symbol == s) & (funding.funding_time > entry)
-                                & (funding.funding_time <= exit_)]
+                                & (funding.funding_time < exit_bar + MIN)]
                     net = (gross - 2 * costs.fee_bps_per_side - 2 * costs.slippage_bps_per_side
                            - side * f.funding_rate.sum() * 1e4)
                 block = ("discovery" if entry < disc_end else
@@ -352,3 +357,50 @@ def test_deterministic_output():
     a = bt(events, cands)
     b = bt(list(reversed(events)), list(reversed(cands)))
     pd.testing.assert_frame_equal(a, b)
+
+
+# --------------------------------------------------------------------------------------------
+# the fate of a trade is decided at its entry (SPEC 2, 6)
+
+
+def test_missing_exit_bar_holds_through_and_blocks_later_events():
+    # event A at 00:00, h=60: entry 00:01, horizon's last bar opens 01:00 and is missing, so the
+    # position is held and exits at the close of bar 01:01 (exit_time_used 01:02). Event B at
+    # 00:20 fires while A is open: skipped, whatever the exit bar's existence.
+    bars = make_bars(gaps=(60,))
+    tr = bt([ev(1, 0), ev(2, 20)], [cand(horizon=60)], bars=bars).set_index("event_id")
+    assert tr.trade_status.to_dict() == {"e1": "traded", "e2": "skipped_overlap"}
+    a = tr.loc["e1"]
+    assert a.exit_time == T0 + 61 * MIN                 # the scheduled exit
+    assert a.exit_time_used == T0 + 62 * MIN            # the close actually used
+    assert a.exit_price == 100 + 61 + 0.5               # close of bar 01:01
+    assert pd.isna(tr.loc["e2", "exit_time_used"])
+    # a bar absent from the frame (not flagged) is held through the same way
+    absent = make_bars().drop(index=[60]).reset_index(drop=True)
+    tr2 = bt([ev(1, 0), ev(2, 20)], [cand(horizon=60)], bars=absent).set_index("event_id")
+    assert tr2.trade_status.to_dict() == {"e1": "traded", "e2": "skipped_overlap"}
+    assert tr2.loc["e1", "exit_price"] == 100 + 61 + 0.5
+    # an event after the scheduled exit but before the exit actually used is skipped too
+    tr3 = bt([ev(1, 0), ev(2, 61)], [cand(horizon=60)],
+             bars=make_bars(gaps=(60, 61))).set_index("event_id")
+    assert tr3.trade_status.to_dict() == {"e1": "traded", "e2": "skipped_overlap"}
+    assert tr3.loc["e1", "exit_time_used"] == T0 + 63 * MIN
+
+
+def test_no_bar_left_to_exit_at_is_dropped_past_end():
+    # h=15 from detection 580 (entry 581, last bar 595): bars 595..599 missing -> no exit bar
+    bars = make_bars(gaps=(595, 596, 597, 598, 599))
+    tr = bt([ev(1, 580)], [cand(horizon=15)], bars=bars)
+    assert tr.iloc[0].trade_status == "dropped_past_end"
+
+
+def test_funding_stamped_at_the_exit_actually_used_is_not_paid():
+    # exit bar 01:10 missing: the trade exits at the close of 01:11 (01:12); a settlement at
+    # 01:11 is inside, one at 01:12 is at the exit close and not paid
+    funding = pd.DataFrame({"symbol": "BTCUSDT",
+                            "funding_time": [T0 + 71 * MIN, T0 + 72 * MIN],
+                            "funding_rate": [0.0002, 0.07]})
+    tr = bt([ev(1, 10)], [cand(horizon=60)], bars=make_bars(gaps=(70,)), funding=funding)
+    assert tr.iloc[0].exit_time_used == T0 + 72 * MIN
+    assert tr.iloc[0].n_settlements == 1
+    assert tr.iloc[0].funding_bps == pytest.approx(2.0)

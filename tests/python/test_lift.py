@@ -558,3 +558,35 @@ def test_minimum_detectable_lift_from_the_ci():
     # wider CI, proportionally larger MDE
     assert L.minimum_detectable_lift([0.0], [8.0], 0.05)[0] == pytest.approx(
         2 * L.minimum_detectable_lift([0.0], [4.0], 0.05)[0])
+
+
+def test_promotion_lift_is_computed_on_discovery_only():
+    """SPEC 7-8: the lift that decides promotion uses the discovery block; the holdout lift is
+    reported beside it (replication), so the holdout never decides twice."""
+    def gross(ev, h):   # vol_high: no edge in discovery, +60 in the holdout
+        hold = ev["day"].to_numpy() >= 29
+        vh = (ev["vol_regime"] == "vol_high").to_numpy()
+        return np.where(vh & hold, 60.0, 0.0) + COST + 0.2 * ev["noise"].to_numpy()
+    plan, trades, _ = make_world(seed=5, gross=gross)
+    out = L.candidate_lift(plan, trades, FAST).set_index("candidate_id")
+    r = out.loc["EVT__vol_high__h15__follow__pooled"]
+    t = trades.loc[trades["trade_status"] == "traded"]
+
+    def block_mean(cid, block):
+        x = t.loc[(t["candidate_id"] == cid) & (t["block"] == block), "net_bps"]
+        return x.sum() / len(x)
+    twin = "EVT__all__h15__follow__pooled"
+    cid = "EVT__vol_high__h15__follow__pooled"
+    assert r.disc_lift_bps == pytest.approx(block_mean(cid, "discovery")
+                                            - block_mean(twin, "discovery"), abs=1e-12)
+    assert r.hold_lift_bps == pytest.approx(block_mean(cid, "holdout")
+                                            - block_mean(twin, "holdout"), abs=1e-12)
+    assert r.n_cond_disc == ((t["candidate_id"] == cid) & (t["block"] == "discovery")).sum()
+    assert r.n_cond_hold == ((t["candidate_id"] == cid) & (t["block"] == "holdout")).sum()
+    # all blocks: the holdout edge lifts the CI above 0; on discovery it contains 0
+    assert r.lift_ci_low > 0
+    assert r.disc_lift_ci_low <= 0 <= r.disc_lift_ci_high
+    assert r.hold_lift_bps > 30
+    # deterministic
+    again = L.candidate_lift(plan, trades, FAST).set_index("candidate_id")
+    pd.testing.assert_frame_equal(out, again)

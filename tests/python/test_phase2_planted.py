@@ -88,12 +88,17 @@ def truth_results(data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
                   max(240, int(plan.horizon_min.max())))
     trades = run_backtest(ep, bars, funding, plan, Costs(), split)
     stats = candidate_statistics(plan, trades, split.block_days())
-    # lift = conditioned minus twin discovery mean (the day-bootstrap CI lives in lift.py)
-    disc = stats.set_index("candidate_id")["disc_mean_bps"]
+    # lift = conditioned minus twin mean per block (the day-bootstrap CI lives in lift.py)
+    by_id = stats.set_index("candidate_id")
+
+    def block_lift(col: str) -> np.ndarray:
+        return (by_id.loc[plan.candidate_id, col].to_numpy()
+                - by_id.loc[plan.twin_candidate_id, col].to_numpy())
     lift = pd.DataFrame({"candidate_id": plan.candidate_id,
-                         "lift_bps": (disc.loc[plan.candidate_id].to_numpy()
-                                      - disc.loc[plan.twin_candidate_id].to_numpy())})
-    lift["lift_ci_low"] = lift["lift_bps"]  # point estimate stands in for the CI here
+                         "lift_bps": block_lift("disc_mean_bps"),
+                         "hold_lift_bps": block_lift("hold_mean_bps")})
+    # the discovery point estimate stands in for the discovery lift CI here
+    lift["disc_lift_bps"] = lift["disc_lift_ci_low"] = lift["lift_bps"]
     results = build_candidate_results(plan, stats, lift[plan.is_conditioned.to_numpy()], GATES)
     return results, trades, ep
 
@@ -187,8 +192,8 @@ def test_pipeline_planted_cascades_promoted(pipelines):
     casc = planted[planted.event_type == "LIQUIDATION_CASCADE"]
     assert len(casc) == 2
     assert casc.status.eq("promoted").all(), casc[
-        ["candidate_id", "disc_n", "disc_mean_bps", "q_bh", "hold_mean_bps", "lift_ci_low",
-         "status_reason"]].to_string()
+        ["candidate_id", "disc_n", "disc_mean_bps", "q_bh", "hold_mean_bps", "disc_lift_ci_low",
+         "hold_lift_bps", "status_reason"]].to_string()
     # nothing outside the planted effects is found: every conditioned promotion is a cascade
     # fade conditioned on carry_pos (alone or with a vol state) or a vacuum follow conditioned on
     # vol_high; a fallback (the unconditioned rule of a family) is only ever a cascade fade or a

@@ -10,13 +10,13 @@ from lifthouse.lift import fallback_rates
 from lifthouse.promotion import Gates, apply_gates, build_candidate_results
 
 GOOD = {"disc_n": 50, "disc_mean_bps": 5.0, "q_bh": 0.01, "q_by": 0.05, "hold_n": 20,
-        "hold_mean_bps": 3.0, "lift_ci_low": 1.0}
+        "hold_mean_bps": 3.0, "disc_lift_ci_low": 1.0, "hold_lift_bps": 2.0}
 
 
 def row(cid: str, family: str, conditioned: bool, **over) -> dict:
     r = {"candidate_id": cid, "family_id": family, "is_conditioned": conditioned, **GOOD}
     if not conditioned:
-        r["lift_ci_low"] = np.nan
+        r["disc_lift_ci_low"] = r["hold_lift_bps"] = np.nan
     r.update(over)
     return r
 
@@ -33,8 +33,8 @@ def test_each_gate_decides_in_order():
         row("q_nan", "f1", True, q_bh=np.nan),
         row("hold", "f1", True, hold_mean_bps=-0.1),
         row("hold_empty", "f1", True, hold_n=0, hold_mean_bps=np.nan),
-        row("lift", "f1", True, lift_ci_low=0.0),
-        row("lift_missing", "f1", True, lift_ci_low=np.nan),
+        row("lift", "f1", True, disc_lift_ci_low=0.0),
+        row("lift_missing", "f1", True, disc_lift_ci_low=np.nan),
         row("edge", "f2", True, disc_n=30, q_bh=0.10),  # gates are inclusive at the bounds
     ])
     assert out.loc["min_n", ["status", "status_reason"]].tolist() == ["insufficient_data", "min_n"]
@@ -53,7 +53,7 @@ def test_each_gate_decides_in_order():
 
 def test_promoted_conditioned_supersedes_twin():
     out = run([row("twin", "fam", False), row("cond_a", "fam", True),
-               row("cond_b", "fam", True, lift_ci_low=-2.0)])
+               row("cond_b", "fam", True, disc_lift_ci_low=-2.0)])
     assert out.loc["cond_a", "status"] == "promoted"
     assert out.loc["cond_b", ["status", "status_reason"]].tolist() == ["rejected", "lift_ci"]
     assert out.loc["twin", ["status", "status_reason"]].tolist() == [
@@ -63,7 +63,7 @@ def test_promoted_conditioned_supersedes_twin():
 
 def test_fallback_when_no_conditioned_variant_promoted():
     out = run([
-        row("twin1", "fam1", False), row("c1", "fam1", True, lift_ci_low=-1.0),
+        row("twin1", "fam1", False), row("c1", "fam1", True, disc_lift_ci_low=-1.0),
         row("c2", "fam1", True, q_bh=0.5),
         row("twin2", "fam2", False, hold_mean_bps=-1.0), row("c3", "fam2", True, disc_n=3),
         row("twin3", "fam3", False),                        # no conditioned rows at all
@@ -74,7 +74,7 @@ def test_fallback_when_no_conditioned_variant_promoted():
     assert out.loc["c3", "status"] == "insufficient_data"
     assert out.loc["twin3", "status"] == "fallback"
     # the lift gate never applies to the unconditioned twin
-    assert np.isnan(out.loc["twin1", "lift_ci_low"])
+    assert np.isnan(out.loc["twin1", "disc_lift_ci_low"])
 
 
 def test_q_column_and_levels_are_configurable():
@@ -97,7 +97,7 @@ def test_every_candidate_gets_exactly_one_status():
                             q_bh=float(rng.uniform(0, 0.3)),
                             hold_n=int(rng.integers(0, 30)),
                             hold_mean_bps=float(rng.normal(1, 3)),
-                            lift_ci_low=float(rng.normal(0, 1)) if c > 0 else np.nan))
+                            disc_lift_ci_low=float(rng.normal(0, 1)) if c > 0 else np.nan))
     out = run(rows)
     assert out.status.isin(["promoted", "fallback", "rejected", "insufficient_data"]).all()
     assert (out.status_reason != "").all()
@@ -133,9 +133,11 @@ def test_build_candidate_results_joins_lift():
     plan = pd.DataFrame({"candidate_id": ["t", "c"], "family_id": ["f", "f"],
                          "is_conditioned": [False, True]})
     stats = pd.DataFrame([{**GOOD, "candidate_id": "t"}, {**GOOD, "candidate_id": "c"}]
-                         ).drop(columns="lift_ci_low")
-    lift = pd.DataFrame({"candidate_id": ["c"], "lift_bps": [3.0], "lift_ci_low": [-0.5],
-                         "lift_ci_high": [6.0], "n_cond": [50]})
+                         ).drop(columns=["disc_lift_ci_low", "hold_lift_bps"])
+    # an all-blocks CI above 0 but a discovery CI below: not promoted
+    lift = pd.DataFrame({"candidate_id": ["c"], "lift_bps": [3.0], "lift_ci_low": [0.5],
+                         "lift_ci_high": [6.0], "disc_lift_ci_low": [-0.5], "n_cond": [50],
+                         "hold_lift_bps": [4.0]})
     out = build_candidate_results(plan, stats, lift, Gates()).set_index("candidate_id")
     assert out.loc["c", "lift_bps"] == 3.0 and np.isnan(out.loc["t", "lift_bps"])
     assert out.loc["c", "status_reason"] == "lift_ci"
@@ -143,3 +145,27 @@ def test_build_candidate_results_joins_lift():
     assert "n_cond" not in out.columns
     no_lift = build_candidate_results(plan, stats, None, Gates()).set_index("candidate_id")
     assert no_lift.loc["c", "status_reason"] == "lift_ci (no lift row)"
+
+
+def test_promotion_lift_is_the_discovery_lift_and_holdout_lift_replicates():
+    """SPEC 7: the lift CI that promotes is the discovery block's; an all-blocks CI above 0
+    (which includes the holdout) does not promote, and the holdout lift must replicate."""
+    out = run([
+        row("disc_only_fails", "f1", True, lift_ci_low=5.0, disc_lift_ci_low=-1.0),
+        row("hold_lift_neg", "f2", True, hold_lift_bps=-0.5),
+        row("hold_lift_zero", "f3", True, hold_lift_bps=0.0),
+        row("hold_lift_nan", "f4", True, hold_lift_bps=np.nan),
+        row("ok", "f5", True),
+    ])
+    assert out.loc["disc_only_fails", ["status", "status_reason"]].tolist() == [
+        "rejected", "lift_ci"]
+    assert out.loc["hold_lift_neg", ["status", "status_reason"]].tolist() == [
+        "rejected", "holdout_lift<=0"]
+    assert out.loc["hold_lift_zero", "status"] == "rejected"
+    assert out.loc["hold_lift_nan", "status"] == "rejected"
+    assert out.loc["ok", ["status", "status_reason"]].tolist() == [
+        "promoted", "passes gates; discovery lift CI > 0; holdout lift > 0"]
+    # the gate var: a looser replication threshold admits the negative holdout lift
+    loose = run([row("hold_lift_neg", "f2", True, hold_lift_bps=-0.5)],
+                Gates(holdout_lift_min_bps=-1.0))
+    assert loose.loc["hold_lift_neg", "status"] == "promoted"

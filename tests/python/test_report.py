@@ -357,3 +357,101 @@ def test_state_timing_caveat_follows_the_var():
     assert "phase2_condition_state_at=pre_event" in md
     meta = ReportMeta(**{**META.__dict__, "vars": {**META.vars, "phase2_condition_state_at": "pre_event"}})
     assert "conditions match the state `pre_event`" in render_markdown(make_inputs(), meta)
+
+
+# --------------------------------------------------------------------------------------------
+# the whole screen: funnel, too-small lifts, what is computed (issue: report shows the screen)
+
+
+def screen_results() -> pd.DataFrame:
+    """Unconditioned pooled rules: cascades lose both ways at h5 (lesser loss) and have a
+    positive mean on too few trades at h60; one vacuum candidate passes the n gate."""
+    rows = [
+        # candidate_id, event_type, conditioned, h, rule, scope, disc_n, disc_mean, status
+        (f"{CASC}__all__h5__follow__pooled", CASC, False, 5, "follow", "pooled", 28, -3.0,
+         "insufficient_data"),
+        (f"{CASC}__all__h5__fade__pooled", CASC, False, 5, "fade", "pooled", 28, -9.0,
+         "insufficient_data"),
+        (f"{CASC}__all__h60__follow__pooled", CASC, False, 60, "follow", "pooled", 28, 15.16,
+         "insufficient_data"),
+        (f"{CASC}__all__h60__fade__pooled", CASC, False, 60, "fade", "pooled", 28, -27.16,
+         "insufficient_data"),
+        (f"{VAC}__all__h5__follow__pooled", VAC, False, 5, "follow", "pooled", 32, -1.0,
+         "rejected"),
+    ]
+    return pd.DataFrame(rows, columns=["candidate_id", "event_type", "is_conditioned",
+                                       "horizon_min", "direction_rule", "symbol_scope", "disc_n",
+                                       "disc_mean_bps", "status"])
+
+
+def screen_funnel() -> pd.DataFrame:
+    return pd.DataFrame([
+        dict(event_type=CASC, n_planned=512, n_enough_disc_trades=0, n_disc_mean_pos=0,
+             n_q_pass=0, n_holdout_pass=0, n_lift_pass=0, n_promoted=0, n_fallback=0,
+             min_disc_trades_required=30, max_disc_n=28),
+        dict(event_type=VAC, n_planned=512, n_enough_disc_trades=12, n_disc_mean_pos=1,
+             n_q_pass=0, n_holdout_pass=0, n_lift_pass=0, n_promoted=0, n_fallback=0,
+             min_disc_trades_required=30, max_disc_n=32),
+    ])
+
+
+def test_screen_funnel_says_what_n_the_gates_need_and_why_no_fallback():
+    inputs = make_inputs()
+    inputs.funnel = screen_funnel()
+    inputs.results = screen_results()
+    md = render_markdown(inputs, META)
+    sec = md.split("## Screen funnel")[1].split("\n## ")[0]
+    assert "| LIQUIDATION_CASCADE | 512 | 0 | 0 | 0 | 0 | 0 | 0 | 0 |" in sec
+    assert "| all | 1024 | 12 | 1 | 0 | 0 | 0 | 0 | 0 |" in sec
+    assert "discovery n >= 30" in sec
+    # cascades: the largest n and the window the gate would need (28 in 0.7 x 59 days)
+    assert "the largest discovery n is 28" in sec and "about 64 days instead of 59" in sec
+    assert "11 fail on discovery mean > 0, 1 fail on q <= 0.1" in sec
+    # the positive unconditioned rule with too few trades, and why it is not a fallback
+    assert f"`{CASC}__all__h60__follow__pooled` +15.16 bps on 28" in sec
+    assert "not a fallback" in sec and "the n gate first" in sec
+    # without the funnel table the report says so instead of inventing counts
+    inputs.funnel = pd.DataFrame()
+    assert "rpt_screen_funnel was not exported" in render_markdown(inputs, META)
+
+
+def test_no_ci_or_p_below_lift_min_n():
+    inputs = make_inputs()
+    tiny = rollup(CASC, "carry_neg", 65.03, 42.25, 86.72, n=2, p=0.002, q=None,
+                  verdict="inconclusive")
+    inputs.lift_summary = pd.concat([inputs.lift_summary, pd.DataFrame([tiny])],
+                                    ignore_index=True)
+    md = render_markdown(inputs, META)
+    row = next(x for x in md.splitlines() if x.startswith(f"| {CASC} | carry_neg |"))
+    assert "n < 30" in row and "42.25" not in row and "0.002" not in row
+    ok = next(x for x in md.splitlines() if x.startswith(f"| {CASC} | carry_pos |"))
+    assert "[+1.00, +9.00]" in ok
+
+
+def test_caveats_say_what_is_computed_and_lesser_loss():
+    inputs = make_inputs()
+    inputs.results = screen_results()
+    md = render_markdown(inputs, META)
+    cav = md.split("## Caveats")[1]
+    assert "one direction rule per horizon" in cav and "pooled-scope" in cav
+    assert "within each row type" in cav and "Holm" in cav
+    assert "across horizons, direction rules and symbols" not in md
+    assert (f"{CASC}: at h5 (follow: follow -3.00, fade -9.00 bps) both direction rules lose "
+            "money") in cav and "lesser loss" in cav
+    assert "h60" not in cav.split("lesser loss")[0].split(f"{CASC}: at")[1]
+    assert "strictly inside (entry, exit)" in md
+
+
+def test_figures_take_the_run_title_and_drop_small_series(tmp_path):
+    from lifthouse.report import plot_paths
+
+    inputs = make_inputs()
+    paths = inputs.paths.copy()
+    paths["sd_ret_bps"] = 5.0
+    paths.loc[paths["state"] == "carry_neg", "n_events"] = 2
+    meta = ReportMeta(**{**META.__dict__, "min_n": 10})
+    out = plot_paths(paths, tmp_path / "p.png", meta)
+    assert mpimg.imread(out).shape[2] in (3, 4)
+    assert "fee 4.5 + slippage 1.5 bp per side" in meta.figure_title()
+    assert meta.too_few(2) == "n < 10" and meta.too_few(10, 4) == "days < 5"
+    assert meta.too_few(10, 5) is None

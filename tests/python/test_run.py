@@ -166,3 +166,40 @@ def test_reproduce_commands_name_the_fill_and_the_run(tmp_path):
                           synthetic=True, sample_seed=7)
     assert any(x.startswith("lifthouse sample") and "--seed 7" in x
                for x in reproduce_commands(synthetic))
+
+
+def test_reproduce_commands_say_an_ohlcv_only_run_imported_local_files(tmp_path):
+    """OHLCV-only klines (the shared real data) cannot be reproduced by an archive ingest,
+    whose 12-column klines carry quote volume (used by `illiquidity`): the commands import the
+    local files and say why."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    from lifthouse.raw import write_dataset
+    from lifthouse.run import RunConfig, klines_ohlcv_only, reproduce_commands
+
+    raw = tmp_path / "raw"
+    t = pa.array([dt.datetime(2025, 1, 1, 0, m) for m in range(3)], type=pa.timestamp("us"))
+    px = pa.array([100.0, 101.0, 102.0])
+    write_dataset(raw, "um_klines_1m", "BTCUSDT", pa.table(
+        {"open_time": t, "open": px, "high": px, "low": px, "close": px, "volume": px}))
+    cfg = RunConfig(run_id="r1", start_date=dt.date(2025, 1, 8), end_date=dt.date(2025, 2, 1),
+                    symbols=["BTC"], data_dir=raw, out_dir=tmp_path / "out", lookback_days=7)
+    assert klines_ohlcv_only(raw)
+    lines = reproduce_commands(cfg)
+    imp = [x for x in lines if x.startswith("lifthouse import")]
+    assert imp == [f'lifthouse import --dataset um_klines_1m --data-dir {raw} '
+                   '"$LOCAL/um_klines_1m"/*.parquet']
+    assert not any(x.startswith("lifthouse ingest") for x in lines)   # only as a comment
+    text = "\n".join(lines)
+    assert "OHLCV only" in text and "quote volume" in text and "illiquidity" in text
+    assert lines[-1].startswith("lifthouse run --run-id r1")
+    # with quote volume the archive ingest is the fill again
+    raw2 = tmp_path / "raw2"
+    write_dataset(raw2, "um_klines_1m", "BTCUSDT", pa.table(
+        {"open_time": t, "open": px, "high": px, "low": px, "close": px, "volume": px,
+         "quote_volume": px}))
+    assert not klines_ohlcv_only(raw2)
+    cfg2 = RunConfig(**{**cfg.__dict__, "data_dir": raw2})
+    assert any(x.startswith("lifthouse ingest") for x in reproduce_commands(cfg2))

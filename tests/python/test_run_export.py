@@ -113,6 +113,13 @@ def build_warehouse(path: Path, *, reverse: bool = False) -> Path:
             lift_ci_high, verdict)
         order by row_num {order}
     """)
+    con.execute(f"""
+        create table rpt_screen_funnel as select * from (values
+            ('{VAC}', 2, 0, 0, 30, 1), ('LIQUIDATION_CASCADE', 2, 0, 0, 30, 0)
+        ) v(event_type, n_planned, n_enough_disc_trades, n_promoted, min_disc_trades_required,
+            max_disc_n)
+        order by event_type {order}
+    """)
     con.close()
     return path
 
@@ -176,6 +183,9 @@ def test_report_tables(tmp_path, two_warehouses):
     assert tc.loc[("BTCUSDT", VAC), "n_skipped_overlap"] == 1
     assert tc.loc[("SOLUSDT", VAC), "n_traded"] == 1
     assert tc.loc[("SOLUSDT", CASC), "n_traded"] == 0  # zero rows are kept
+    funnel = pd.read_csv(res.files["rpt_screen_funnel.csv"])
+    assert res.files["rpt_screen_funnel.csv"] == lay.tables_dir / "rpt_screen_funnel.csv"
+    assert funnel["event_type"].tolist() == ["LIQUIDATION_CASCADE", VAC]   # sorted by key
     paths = pd.read_csv(res.files["event_paths.csv"])
     # horizons up to max(horizon_min) = 30; minute 0 is 0 bps; cascade split by carry_state
     assert paths["minute"].max() == 30

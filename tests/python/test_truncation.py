@@ -5,9 +5,14 @@ NULL-safe, floats exactly).
 Two ways of cutting at T, both on the real data (falling back to the generated sample when the
 real data is absent):
 - data truncation (the stronger test): the raw files hold only what is known at the close of
-  bar T (klines with open_time <= T; OI, funding and spot with stamps <= T + 1 minute; OI by its
-  5m slot, as the models floor the +1 s jitter), and the build's end_date is far beyond;
+  bar T (klines with open_time <= T; funding and spot with stamps <= T + 1 minute; OI by its RAW
+  stamp <= T + 1 minute + Binance's 1 s jitter, the only lateness the models floor to the slot),
+  and the build's end_date is far beyond;
 - end_date: the same raw data, the short build with end_date = T + 1 minute.
+
+Both run on data with the edges SPEC 2 names (``with_edges``): missing bars before and right
+after T, an OI snapshot stamped minutes late whose 5m slot is T's close (usable only from its raw
+stamp, after T), and one stamped +1 s late at the same slot (floored: usable at T's close).
 """
 
 from __future__ import annotations
@@ -37,6 +42,46 @@ TABLES = {
 }
 
 
+OI_JITTER = pd.Timedelta(seconds=1)   # Binance's documented stamp jitter (SPEC 2)
+# bars removed from the klines (perp and spot): a 10-minute hole and a single bar before T, and
+# the five bars after T
+MISSING_BARS = [*pd.date_range(T - pd.Timedelta(hours=4) + pd.Timedelta(minutes=1), periods=10,
+                               freq="1min"),
+                T - pd.Timedelta(minutes=29),
+                *pd.date_range(T + pd.Timedelta(minutes=1), periods=5, freq="1min")]
+SLOT_AT_CLOSE = T + pd.Timedelta(minutes=1)        # the 5m OI slot that T's close reaches
+# raw OI stamps moved late: the slot at T's close stamped 3m10s late on BTC (known only after
+# T) and +1 s late on ETH (jitter: usable at T's close); one earlier slot late by 2m30s
+LATE_OI = {("BTCUSDT", SLOT_AT_CLOSE): pd.Timedelta(minutes=3, seconds=10),
+           ("ETHUSDT", SLOT_AT_CLOSE): OI_JITTER,
+           ("BTCUSDT", T - pd.Timedelta(hours=6, minutes=-1)): pd.Timedelta(minutes=2, seconds=30)}
+
+
+def _ts(t: pd.Timestamp) -> pa.Scalar:
+    return pa.scalar(pd.Timestamp(t).to_datetime64(), pa.timestamp("us"))
+
+
+def with_edges(symbol: str):
+    """Row transform for the raw tables of ``symbol``: drop MISSING_BARS, stamp LATE_OI late."""
+    missing = pa.array([pd.Timestamp(t).to_datetime64() for t in MISSING_BARS], pa.timestamp("us"))
+
+    def edit(dataset: str, table: pa.Table) -> pa.Table:
+        if dataset in ("um_klines_1m", "spot_klines_1m"):
+            return table.filter(pc.invert(pc.is_in(table.column("open_time"), value_set=missing)))
+        if dataset == "um_open_interest_5m":
+            stamps = table.column("timestamp")
+            for (sym, slot), late in LATE_OI.items():
+                if sym == symbol:
+                    hit = pc.equal(stamps, _ts(slot))
+                    assert pc.any(hit).as_py(), f"no OI snapshot stamped {slot} for {symbol}"
+                    stamps = pc.if_else(hit, _ts(slot + late), stamps)
+            return table.set_column(table.column_names.index("timestamp"), "timestamp",
+                                    stamps.cast(pa.timestamp("us")))
+        return table
+
+    return edit
+
+
 def known_at_close_of(t: pd.Timestamp):
     """Row filter for import_real_data: keep what is known at the close of bar t."""
     close = pa.scalar(pd.Timestamp(t + pd.Timedelta(minutes=1)).to_datetime64(), pa.timestamp("us"))
@@ -48,8 +93,10 @@ def known_at_close_of(t: pd.Timestamp):
         if dataset == "um_funding_rate":
             return table.filter(pc.less_equal(table.column("funding_time"), close))
         if dataset == "um_open_interest_5m":
-            slot = pc.floor_temporal(table.column("timestamp"), multiple=5, unit="minute")
-            return table.filter(pc.less_equal(slot, close))
+            # by the RAW stamp: a snapshot stamped after T's close (beyond the 1 s jitter) is
+            # not known at T, whatever its 5m slot
+            latest = _ts(t + pd.Timedelta(minutes=1) + OI_JITTER)
+            return table.filter(pc.less_equal(table.column("timestamp"), latest))
         return table
 
     return keep
@@ -101,12 +148,24 @@ def source(request, tmp_path_factory):
     return "sample", raw_dir
 
 
+def rewrite(src: Path, out: Path, edit) -> Path:
+    """Every raw dataset of ``src`` through ``edit(symbol)(dataset, table)`` into ``out``."""
+    from lifthouse import raw
+
+    for dataset in raw.DATASETS:
+        for symbol in raw.list_symbols(src, dataset):
+            raw.write_dataset(out, dataset, symbol,
+                              edit(symbol)(dataset, raw.read_dataset(src, dataset, symbol)))
+    return out
+
+
 @pytest.fixture(scope="module")
 def full_raw(source, tmp_path_factory) -> Path:
+    """The whole raw data, with the edges (missing bars, late OI stamps)."""
     kind, path = source
-    if kind == "sample":
-        return path
-    return import_real_data(path, tmp_path_factory.mktemp("trunc_full_raw"), symbols=SYMBOLS)
+    if kind == "real":
+        path = import_real_data(path, tmp_path_factory.mktemp("trunc_real_raw"), symbols=SYMBOLS)
+    return rewrite(path, tmp_path_factory.mktemp("trunc_full_raw"), with_edges)
 
 
 @pytest.fixture(scope="module")
@@ -114,20 +173,24 @@ def long_build(full_raw, tmp_path_factory) -> Path:
     return build(full_raw, tmp_path_factory.mktemp("trunc_long"), LONG_END)
 
 
-def test_truncated_data_gives_identical_rows(source, full_raw, long_build, tmp_path_factory):
-    kind, path = source
-    base = tmp_path_factory.mktemp("trunc_data")
-    raw_dir = base / "raw"
-    if kind == "real":
-        import_real_data(path, raw_dir, symbols=SYMBOLS, keep=known_at_close_of(T))
-    else:
-        from lifthouse import raw
+def test_edges_are_in_the_data(long_build):
+    """The long build sees the missing bars as gaps and the late BTC snapshot only from its
+    raw stamp (so the comparisons below really cover them)."""
+    with duckdb.connect(str(long_build), read_only=True) as con:
+        gaps = con.execute("select count(*) from main.features_v1 where is_gap and open_time = any(?)",
+                           [[t.to_pydatetime() for t in MISSING_BARS]]).fetchone()[0]
+        seen = con.execute(
+            "select min(close_time) from main.features_v1 where symbol = 'BTCUSDT' and oi_time = ?",
+            [SLOT_AT_CLOSE.to_pydatetime()]).fetchone()[0]
+    assert gaps == len(MISSING_BARS) * len(SYMBOLS)
+    late = LATE_OI[("BTCUSDT", SLOT_AT_CLOSE)]
+    assert seen == (SLOT_AT_CLOSE + late).ceil("1min")
 
-        keep = known_at_close_of(T)
-        for dataset in raw.DATASETS:
-            for symbol in raw.list_symbols(full_raw, dataset):
-                table = keep(dataset, raw.read_dataset(full_raw, dataset, symbol))
-                raw.write_dataset(raw_dir, dataset, symbol, table)
+
+def test_truncated_data_gives_identical_rows(full_raw, long_build, tmp_path_factory):
+    base = tmp_path_factory.mktemp("trunc_data")
+    keep = known_at_close_of(T)
+    raw_dir = rewrite(full_raw, base / "raw", lambda symbol: keep)
     short = build(raw_dir, base, LONG_END)
     sizes = assert_identical(short, long_build, T)
     print("\nidentical rows <= T (data truncation):", sizes)

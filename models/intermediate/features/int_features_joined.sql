@@ -1,7 +1,8 @@
 -- All features v1 per (symbol, minute): price / volume features, plus the slower series attached
--- point-in-time: open interest by backward as-of join on the bar's close (a snapshot stamped T
--- is used from the bar that closes at T), liquidations of the bar's own minute, the funding rate
--- in force, and the perp-spot basis of the same minute.
+-- point-in-time: open interest by backward as-of join of the bar's close on the snapshot's
+-- usable_from (its raw stamp, or its 5m slot when the stamp is only Binance's +1 s late;
+-- SPEC 2), liquidations of the bar's own minute, the funding rate in force, and the perp-spot
+-- basis of the same minute.
 
 with bars as (
 
@@ -43,7 +44,7 @@ spot as (
 
 with_open_interest as (
 
-    {{ lifthouse.asof_join_backward('bars', 'open_interest', 'symbol', 'close_time', 'oi_time',
+    {{ lifthouse.asof_join_backward('bars', 'open_interest', 'symbol', 'close_time', 'usable_from',
                                     ['oi_time', 'oi', 'oi_value_usd', 'oi_chg_5m', 'oi_chg_15m', 'oi_chg_60m']) }}
 
 ),

@@ -1,13 +1,15 @@
 -- Open interest per 5-minute snapshot with its % change over 5 / 15 / 60 minutes, computed on
--- the snapshot series itself (the snapshot stamped exactly 5 / 15 / 60 minutes earlier; NULL
--- when that snapshot is missing). oi_time is the raw stamp floored to its 5m slot (staging); the
--- snapshot describes the state at oi_time and is attached to bars by close time downstream.
+-- the snapshot series itself (the snapshot of the slot exactly 5 / 15 / 60 minutes earlier;
+-- NULL when that snapshot is missing or was not yet usable when this one became usable).
+-- oi_time is the 5m slot the snapshot describes; usable_from (staging, SPEC 2) is when it may
+-- first be used: downstream attaches it to the bars whose close is at or after usable_from.
 
 with snapshots as (
 
     select
         symbol,
         oi_time,
+        usable_from,
         sum_open_interest as oi,
         sum_open_interest_value as oi_value_usd
     from {{ ref('stg_binance__open_interest_5m') }}
@@ -18,22 +20,47 @@ lagged as (
 
     select
         *,
-        first_value(oi) over (partition by symbol order by oi_time
-            range between {{ lifthouse.minutes(5) }} preceding and {{ lifthouse.minutes(5) }} preceding) as oi_5m_ago,
-        first_value(oi) over (partition by symbol order by oi_time
-            range between {{ lifthouse.minutes(15) }} preceding and {{ lifthouse.minutes(15) }} preceding) as oi_15m_ago,
-        first_value(oi) over (partition by symbol order by oi_time
-            range between {{ lifthouse.minutes(60) }} preceding and {{ lifthouse.minutes(60) }} preceding) as oi_60m_ago
+        {%- for m in [5, 15, 60] %}
+        first_value(oi) over slot_{{ m }}m_ago as oi_{{ m }}m_ago,
+        first_value(usable_from) over slot_{{ m }}m_ago as usable_{{ m }}m_ago{{ "," if not loop.last }}
+        {%- endfor %}
     from snapshots
+    window
+        {%- for m in [5, 15, 60] %}
+        slot_{{ m }}m_ago as (partition by symbol order by oi_time
+            range between {{ lifthouse.minutes(m) }} preceding and {{ lifthouse.minutes(m) }} preceding){{ "," if not loop.last }}
+        {%- endfor %}
+
+),
+
+-- a snapshot is superseded when a later slot became usable no later than it did: no bar ever
+-- uses it (the later slot is newer and already usable), so it is dropped; what remains has
+-- usable_from increasing with oi_time, which the backward as-of join downstream needs
+superseded as (
+
+    select
+        *,
+        min(usable_from) over (partition by symbol order by oi_time
+            rows between 1 following and unbounded following) as next_usable_from
+    from lagged
+
+),
+
+changes as (
+
+    select
+        symbol,
+        oi_time,
+        usable_from,
+        oi,
+        oi_value_usd,
+        {%- for m in [5, 15, 60] %}
+        case when usable_{{ m }}m_ago <= usable_from
+            then 100 * (oi / nullif(oi_{{ m }}m_ago, 0) - 1) end as oi_chg_{{ m }}m{{ "," if not loop.last }}
+        {%- endfor %}
+    from superseded
+    where next_usable_from is null or usable_from < next_usable_from
 
 )
 
-select
-    symbol,
-    oi_time,
-    oi,
-    oi_value_usd,
-    100 * (oi / nullif(oi_5m_ago, 0) - 1) as oi_chg_5m,
-    100 * (oi / nullif(oi_15m_ago, 0) - 1) as oi_chg_15m,
-    100 * (oi / nullif(oi_60m_ago, 0) - 1) as oi_chg_60m
-from lagged
+select * from changes

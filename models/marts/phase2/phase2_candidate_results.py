@@ -22,7 +22,8 @@ def model(dbt, session):
     trades = dbt.ref("phase2_trades").project(
         "candidate_id, event_id, trade_status, block, entry_time, trade_day, net_bps")
     lift = to_pandas(dbt.ref("int_candidate_lift").project(
-        "candidate_id, lift_bps, lift_ci_low, lift_ci_high"))
+        "candidate_id, lift_bps, lift_ci_low, lift_ci_high, disc_lift_bps, disc_lift_ci_low, "
+        "disc_lift_ci_high, hold_lift_bps"))
 
     split = Split(
         window_start=pd.Timestamp(dbt.config.get("start_date")),
@@ -33,7 +34,8 @@ def model(dbt, session):
     )
     gates = Gates(min_trades=int(dbt.config.get("phase2_min_trades")),
                   q_max=float(dbt.config.get("phase2_q_max")),
-                  q_column=str(dbt.config.get("phase2_q_column")))
+                  q_column=str(dbt.config.get("phase2_q_column")),
+                  holdout_lift_min_bps=float(dbt.config.get("phase2_holdout_lift_min_bps")))
 
     stats = candidate_statistics(plan, to_pandas(trades), split.block_days())
     results = build_candidate_results(plan, stats, lift, gates)

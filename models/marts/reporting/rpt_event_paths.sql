@@ -103,7 +103,8 @@ by_state as (
         state,
         minute,
         count(ret_bps) as n_events,
-        avg(ret_bps) as mean_ret_bps
+        avg(ret_bps) as mean_ret_bps,
+        stddev_samp(ret_bps) as sd_ret_bps
     from labelled
     group by event_type, state_dimension, state, minute
 
@@ -117,7 +118,8 @@ all_states as (
         'all' as state,
         minute,
         count(ret_bps) as n_events,
-        avg(ret_bps) as mean_ret_bps
+        avg(ret_bps) as mean_ret_bps,
+        stddev_samp(ret_bps) as sd_ret_bps
     from labelled
     group by event_type, state_dimension, minute
 

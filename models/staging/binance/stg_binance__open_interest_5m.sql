@@ -1,6 +1,9 @@
--- Open interest per 5-minute slot. Binance stamps some rows ~1 s late: `oi_time` floors the raw
--- stamp to its 5m slot (the key); `available_at` keeps the raw stamp. A value stamped T is
--- usable from the first bar whose close is at or after T (SPEC 2).
+-- Open interest per 5-minute slot. `oi_time` floors the raw stamp to its 5m slot (the key, the
+-- state the snapshot describes); `available_at` keeps the raw stamp. SPEC 2: a snapshot is
+-- usable from the first bar whose close is at or after its RAW stamp; only Binance's documented
+-- jitter (var oi_stamp_jitter_seconds, +1 s) is floored to the slot, so `usable_from` is the slot
+-- for a stamp at most that late, else the raw stamp (a snapshot stamped minutes late is still
+-- labelled with its slot but not usable before it was published).
 -- If two raw rows land in one slot, the earlier raw stamp wins.
 
 with source as (
@@ -35,9 +38,22 @@ slotted as (
 
 ),
 
+with_usable_from as (
+
+    select
+        *,
+        case
+            when available_at <= oi_time + {{ lifthouse.seconds(var('oi_stamp_jitter_seconds')) }}
+                then oi_time
+            else available_at
+        end as usable_from
+    from slotted
+
+),
+
 deduplicated as (
 
-    {{ keep_first('slotted', ['symbol', 'oi_time'], 'available_at asc') }}
+    {{ keep_first('with_usable_from', ['symbol', 'oi_time'], 'available_at asc') }}
 
 )
 
@@ -45,6 +61,7 @@ select
     symbol,
     oi_time,
     available_at,
+    usable_from,
     sum_open_interest,
     sum_open_interest_value
 from deduplicated
