@@ -241,7 +241,8 @@ def generate(data_dir: str | Path | None = None, *, seed: int = 7, null: bool = 
         truth.funding_occupancy[s] = occ
         table = pa.table({"funding_time": pa.array(st.f_times.astype("datetime64[us]")),
                           "funding_rate": pa.array(st.f_rates)})
-        raw.write_dataset(data_dir, "um_funding_rate", s, table, source="lifthouse sample")
+        raw.write_dataset(data_dir, "um_funding_rate", s, table, source="lifthouse sample",
+                          origin=raw.GENERATED)
         rows["um_funding_rate"] += table.num_rows
     market_vol = np.zeros(len(MODEL.market_vol_components))
     g_start = int((t_start - bars_start) // np.timedelta64(1, "m"))
@@ -377,7 +378,8 @@ def _symbol_month(data_dir: Path, st: _SymbolState, seed: int, null: bool, mkey:
 
 
 def _write(data_dir: Path, dataset: str, symbol: str, table: pa.Table) -> int:
-    raw.write_dataset(data_dir, dataset, symbol, table, source="lifthouse sample")
+    raw.write_dataset(data_dir, dataset, symbol, table, source="lifthouse sample",
+                          origin=raw.GENERATED)
     return table.num_rows
 
 
