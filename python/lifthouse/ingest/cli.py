@@ -23,8 +23,8 @@ def parse_date(text: str) -> dt.date:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--symbols", required=True,
                         help="comma-separated USD-M symbols, e.g. BTCUSDT,ETHUSDT,SOLUSDT (BTC works)")
-    parser.add_argument("--start", required=True, type=parse_date, help="first day (UTC), YYYY-MM-DD")
-    parser.add_argument("--end", required=True, type=parse_date,
+    parser.add_argument("--start", "--start-date", dest="start", required=True, type=parse_date, help="first day (UTC), YYYY-MM-DD")
+    parser.add_argument("--end", "--end-date", dest="end", required=True, type=parse_date,
                         help="day after the last one (exclusive, like the run window), YYYY-MM-DD")
     parser.add_argument("--datasets", default="all",
                         help=f"comma-separated: {', '.join(SOURCES)} or short names "
