@@ -27,6 +27,7 @@ from lifthouse.raw import (
     RawDataError,
     normalize_symbol,
     resolve_data_dir,
+    warn_if_sample_dir,
     write_dataset,
 )
 
@@ -359,6 +360,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     data_dir = resolve_data_dir(args.data_dir)
+    warn_if_sample_dir(data_dir)
     ignore = {c.strip() for c in args.ignore_columns.split(",") if c.strip()}
     reports = import_files(list(args.files), args.dataset, data_dir=data_dir, symbol=args.symbol,
                            time_unit=args.time_unit, naive_tz=args.naive_tz,

@@ -224,6 +224,20 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     return Path(env) if env else DEFAULT_DATA_DIR
 
 
+SAMPLE_DIR = "_sample"  # <data_dir>/_sample/ground_truth.json: the folder holds a generated sample
+
+
+def warn_if_sample_dir(data_dir: Path, stream=None) -> bool:
+    """Warn (stderr) when real data is about to go into a folder that holds the generated
+    sample: it belongs in its own --data-dir. Returns True when it warned."""
+    if not (Path(data_dir) / SAMPLE_DIR).is_dir():
+        return False
+    print(f"lifthouse: warning: {data_dir} holds the generated sample market; keep real data in "
+          "its own folder (e.g. --data-dir data/real) and run with that --data-dir",
+          file=stream or sys.stderr)
+    return True
+
+
 def normalize_symbol(symbol: str) -> str:
     """``BTC`` -> ``BTCUSDT``; ``btc/usdt:usdt`` -> ``BTCUSDT``; ``BTCUSDT`` unchanged."""
     s = symbol.strip().upper()

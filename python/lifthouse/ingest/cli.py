@@ -10,7 +10,7 @@ from pathlib import Path
 from lifthouse.ingest.download import RetryPolicy
 from lifthouse.ingest.layout import ALIASES, DEFAULT_BASE_URL, SOURCES, parse_datasets, parse_symbols
 from lifthouse.ingest.pipeline import ingest
-from lifthouse.raw import RawDataError, resolve_data_dir
+from lifthouse.raw import RawDataError, resolve_data_dir, warn_if_sample_dir
 
 
 def parse_date(text: str) -> dt.date:
@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         base_url = mirror.as_uri()
     if args.retries < 1:
         raise RawDataError("--retries must be at least 1")
+    warn_if_sample_dir(resolve_data_dir(args.data_dir))
     report = ingest(
         parse_symbols(args.symbols),
         parse_datasets(args.datasets),

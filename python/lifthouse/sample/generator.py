@@ -26,7 +26,7 @@ from lifthouse.sample.params import (DEFAULT_SYMBOLS, MINUTES_PER_DAY, MODEL, Sy
 GENERATOR_VERSION = "3"  # 3: files record their origin (raw.ORIGIN_KEY)
 SAMPLE_DATASETS = ("um_klines_1m", "spot_klines_1m", "um_funding_rate", "um_open_interest_5m",
                    "um_liquidations")
-TRUTH_DIR = "_sample"
+TRUTH_DIR = raw.SAMPLE_DIR
 TRUTH_FILE = "ground_truth.json"
 FUNDING_LEAD_DAYS = 3           # funding starts this many days before the first bar
 HIST = 7 * MINUTES_PER_DAY + 120  # trailing history kept per symbol (vol tertiles need 7 days)
