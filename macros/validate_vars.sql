@@ -4,12 +4,15 @@
     the var, instead of a cast error from every model that reads it.
 -#}
 {% macro validate_run_vars() -%}
-    {%- set date_re = '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$' -%}
+    {#- a date, or a UTC timestamp (the truncation tests end a window inside a day) -#}
+    {%- set date_re = '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])'
+                      ~ '([ T]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]+)?)?)?$' -%}
     {%- for name in ['start_date', 'end_date'] -%}
         {%- set value = var(name) | string -%}
         {%- if not modules.re.match(date_re, value) -%}
             {{ exceptions.raise_compiler_error(
                 "var " ~ name ~ " = " ~ tojson(var(name)) ~ " is not a date like 2025-01-01 "
+                ~ "(or a UTC timestamp like 2025-01-01 12:00) "
                 ~ "(the analysis window is [start_date, end_date), UTC)") }}
         {%- endif -%}
     {%- endfor -%}

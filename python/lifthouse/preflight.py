@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from lifthouse.raw import (DATASETS, REQUIRED_DATASETS, RawDataError, normalize_symbol,
+from lifthouse.raw import (DATASETS, REQUIRED_DATASETS, damaged_file_error, normalize_symbol,
                            resolve_data_dir)
 
 DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
@@ -204,12 +204,8 @@ def check_readable(data_dir: Path) -> None:
     if bad:
         path, exc = bad[0]
         others = "".join(f"\n  also damaged: {p}" for p, _ in bad[1:6])
-        raise RawDataError(
-            f"cannot read Parquet file ({type(exc).__name__}: {exc}); {len(bad)} damaged "
-            f"file(s) under {data_dir}{others}", file=path,
-            hint="move the damaged file(s) out of the raw layer, then import or ingest those "
-                 "months again (the build reads every file under the raw layer, whatever the "
-                 "window)")
+        raise damaged_file_error(path, exc, f"; {len(bad)} damaged file(s) under {data_dir}"
+                                 + others)
 
 
 def check_coverage(

@@ -6,8 +6,8 @@ Layout::
 
 Hive-partitioned by symbol, one file per calendar month (UTC) of the dataset's time column.
 Timestamps are stored as naive ``timestamp[us]`` holding UTC. Files are never edited in place: a
-write validates everything first, then, holding the partition's lock (``.lock`` in the
-``symbol=`` folder, ``fcntl.flock``), re-reads the stored month, merges in memory, writes a temp
+write validates everything first, then, holding the partition's lock (``fcntl.flock`` on the
+``symbol=`` folder), re-reads the stored month, merges in memory, writes a temp
 file in the same folder and renames it over the old one. A second writer of the same partition
 waits for the lock (at most ``$LIFTHOUSE_LOCK_TIMEOUT`` seconds, default 600) and then merges
 into what the first one wrote, so concurrent writers never lose rows. Re-writing identical rows
@@ -44,7 +44,6 @@ TS = pa.timestamp("us")
 ORIGIN_KEY = b"lifthouse.origin"
 ORIGINS = ("import", "ingest", "sample")
 GENERATED = "sample"
-LOCK_NAME = ".lock"
 LOCK_TIMEOUT_ENV = "LIFTHOUSE_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 600.0
 # Plausible stamps (timestamps outside are a unit or parsing mistake): Binance opened in 2017;
@@ -512,13 +511,18 @@ def write_dataset(
             part = table.filter(pa.array(months == month))
             path = folder / f"{str(month)}.parquet"
             stored = file_origins(path) if path.exists() else set()
-            _check_origin_mix(path, stored, origin, source)
-            merged, added, replaced = _merge(spec, path, part, source=source, replace=replace)
+            try:
+                merged, added, replaced = _merge(spec, path, part, source=source,
+                                                 replace=replace)
+            except RawDataError:  # conflicting rows: a mix of origins is the real problem
+                _check_origin_mix(path, stored, origin, source)
+                raise
             report.rows_added += added
             report.rows_replaced += replaced
-            if merged is None:
+            if merged is None:  # identical rows: nothing to write, whatever their origin
                 report.files_unchanged.append(str(path))
             else:
+                _check_origin_mix(path, stored, origin, source)
                 pending.append((path, merged, ",".join(sorted(stored | {origin}))))
         for path, merged, origins in pending:
             atomic_write_parquet(merged, path, metadata={ORIGIN_KEY: origins.encode()})
@@ -549,10 +553,7 @@ def file_origins(path: Path) -> set[str]:
     try:
         meta = pq.read_schema(path).metadata or {}
     except Exception as exc:  # pyarrow raises several types for corrupt files
-        raise RawDataError(
-            f"cannot read Parquet file: {exc}", file=path,
-            hint="the file is damaged; delete it and import or ingest that month again",
-        ) from exc
+        raise damaged_file_error(path, exc) from exc
     value = meta.get(ORIGIN_KEY)
     return set(value.decode().split(",")) if value else {"unknown"}
 
@@ -568,15 +569,18 @@ def lock_timeout() -> float:
 
 @contextlib.contextmanager
 def partition_lock(folder: Path, timeout: float | None = None):
-    """Hold the exclusive lock of one ``symbol=`` folder (``<folder>/.lock``, ``flock``).
+    """Hold the exclusive lock of one ``symbol=`` folder (``flock`` on the folder itself, so
+    the raw layer holds no lock files).
 
     Waits up to ``timeout`` seconds (default :func:`lock_timeout`) while another writer holds
-    it, telling the user once; then raises RawDataError naming the holder's pid. The kernel
-    releases the lock when its holder exits, even after a crash."""
+    it, telling the user once; then raises RawDataError. The kernel releases the lock when its
+    holder exits, even after a crash. A folder this call created and no write filled is removed
+    again."""
     timeout = lock_timeout() if timeout is None else timeout
+    created = not folder.exists()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = os.open(folder, os.O_RDONLY)
     except OSError as exc:
         raise RawDataError(f"cannot write to {folder}: {exc.strerror}", file=folder,
                            hint="choose a writable --data-dir or fix its permissions") from exc
@@ -590,24 +594,22 @@ def partition_lock(folder: Path, timeout: float | None = None):
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
             waited = time.monotonic() - t0
             if waited >= timeout:
                 raise RawDataError(
-                    f"another lifthouse writer (pid {holder}) still holds {folder / LOCK_NAME} "
-                    f"after {waited:.0f} s; nothing was written", file=folder,
+                    f"another lifthouse writer still holds the lock of {folder} after "
+                    f"{waited:.0f} s; nothing was written", file=folder,
                     hint=f"wait for it to finish and re-run (or raise ${LOCK_TIMEOUT_ENV})")
             if not told:
-                print(f"lifthouse: waiting for another writer (pid {holder}) of {folder} ...",
+                print(f"lifthouse: waiting for another writer of {folder} ...",
                       file=sys.stderr, flush=True)
                 told = True
             time.sleep(0.05)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
         try:
             yield
         finally:
-            os.ftruncate(fd, 0)
+            if created and not any(folder.iterdir()):
+                folder.rmdir()
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
@@ -650,14 +652,19 @@ def _merge(spec: DatasetSpec, path: Path, new: pa.Table, *, source: str,
     return merged, added, replaced
 
 
+def damaged_file_error(path: Path, exc: BaseException, also: str = "") -> RawDataError:
+    """The error for a raw file that does not open as Parquet (``also``: more of them)."""
+    return RawDataError(
+        f"cannot read Parquet file ({type(exc).__name__}: {exc}){also}", file=path,
+        hint="the file is damaged: move it out of the raw layer, then import or ingest that "
+             "month again (the build reads every file under the raw layer, whatever the window)")
+
+
 def read_raw_file(path: Path, spec: DatasetSpec | None = None) -> pa.Table:
     try:
         table = pq.read_table(path)
     except Exception as exc:  # pyarrow raises several types for corrupt files
-        raise RawDataError(
-            f"cannot read Parquet file: {exc}", file=path,
-            hint="the file is damaged; delete it and import or ingest that month again",
-        ) from exc
+        raise damaged_file_error(path, exc) from exc
     if spec is not None:
         table = conform(spec.name, table, source=str(path))
     return table

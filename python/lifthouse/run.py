@@ -593,6 +593,11 @@ def run_pipeline(cfg: RunConfig, log: RunLog | None = None) -> RunOutcome:
         if isinstance(exc, (RunError, RawDataError)):
             raise
         raise RunError(str(exc), 1) from exc
+    except Exception as exc:  # a bug: still never leave "running" behind
+        log(f"run {cfg.run_id} failed during {stage}: {type(exc).__name__} (manifest status: "
+            "failed)")
+        _final_status(cfg, "failed", log, stage=stage, error=f"{type(exc).__name__}: {exc}")
+        raise
     finally:
         restore()
         log.write(cfg.layout.log_path)

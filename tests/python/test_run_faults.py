@@ -139,7 +139,7 @@ def test_garbage_parquet_anywhere_in_the_raw_layer_is_named_by_preflight(tmp_pat
                    "BTC", "--lookback-days", "1", "--data-dir", str(data_dir)])
     err = capsys.readouterr().err
     assert rc == 2 and "Traceback" not in err
-    assert str(bad) in err and "move the damaged file" in err
+    assert str(bad) in err and "move it out of the raw layer" in err
 
 
 # --------------------------------------------------------------------------------------------
