@@ -220,8 +220,11 @@ def _check_target(data_dir: Path, symbols: list[str], params: dict, force: bool)
             "sample generation (other seed, window or symbols)",
             hint="use a fresh --data-dir, or --force to delete those generated files first "
                  "(only files the generator wrote are deleted)")
-    for f in found:
-        f.unlink()
+    for folder in sorted({f.parent for f in found}):
+        with raw.partition_lock(folder):  # not while another writer merges into it
+            for f in found:
+                if f.parent == folder and raw.file_origins(f) <= {raw.GENERATED} | legacy:
+                    f.unlink()
     if truth.parent.exists():
         shutil.rmtree(truth.parent)
 
