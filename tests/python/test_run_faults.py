@@ -167,3 +167,32 @@ def test_dbt_with_a_malformed_date_var_gives_one_error_naming_it(tmp_path: Path)
     assert run.returncode != 0
     assert run.stdout.count("var start_date = \"not-a-date\" is not a date") == 1, run.stdout
     assert "Conversion Error" not in run.stdout
+
+
+# --------------------------------------------------------------------------------------------
+# the CLI: --version, a help text for every option, both window spellings everywhere
+
+
+def test_version_and_a_help_text_for_every_argument(capsys):
+    import argparse
+
+    from lifthouse import __version__
+
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out.strip() == f"lifthouse {__version__}"
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [(name, act.option_strings or act.dest) for name, p in sub.choices.items()
+               for act in p._actions if not act.help]
+    assert not missing, missing
+
+
+@pytest.mark.parametrize("command", ["preflight", "ingest", "sample", "run"])
+def test_both_window_spellings_are_accepted(command):
+    import argparse
+
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    options = {o for act in sub.choices[command]._actions for o in act.option_strings}
+    assert {"--start", "--end", "--start-date", "--end-date"} <= options
