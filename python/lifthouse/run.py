@@ -366,10 +366,29 @@ def files_read(cfg: RunConfig) -> list[Path]:
             if lo <= f.stem <= hi]
 
 
+def legacy_sample_files(data_dir: Path) -> set[Path]:
+    """Files a sample generator wrote before origins were recorded: the symbols and months its
+    ground truth (``_sample/ground_truth.json``) names. Only files without a recorded origin are
+    judged by this."""
+    from lifthouse.sample.generator import SAMPLE_DATASETS, TRUTH_DIR, TRUTH_FILE
+
+    try:
+        doc = json.loads((Path(data_dir) / TRUTH_DIR / TRUTH_FILE).read_text())
+        lo = str(doc["window"]["funding_start"])[:7]
+        hi = str(doc["window"]["end"])[:7]
+        symbols = list(doc["symbols"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    return {f for d in SAMPLE_DATASETS for s in symbols for f in list_files(data_dir, d, s)
+            if lo <= f.stem <= hi}
+
+
 def label_by_origin(cfg: RunConfig, log: RunLog) -> None:
     """Synthetic or real, by the recorded origin of the files the run reads (never by what
     else the data dir holds). A run that would mix generated and real files is refused."""
-    origins = {f: file_origins(f) for f in files_read(cfg)}
+    legacy = legacy_sample_files(cfg.data_dir)
+    origins = {f: ({GENERATED} if f in legacy else o) if o == {"unknown"} else o
+               for f, o in ((f, file_origins(f)) for f in files_read(cfg))}
     generated = [f for f, o in origins.items() if o == {GENERATED}]
     real = [f for f, o in origins.items() if GENERATED not in o]
     if generated and real:

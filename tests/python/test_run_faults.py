@@ -196,3 +196,22 @@ def test_both_window_spellings_are_accepted(command):
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     options = {o for act in sub.choices[command]._actions for o in act.option_strings}
     assert {"--start", "--end", "--start-date", "--end-date"} <= options
+
+
+def test_a_sample_written_before_origins_were_recorded_is_still_labelled_synthetic(
+        tmp_path: Path, monkeypatch):
+    """Files without a recorded origin count as real, except those an older sample generator
+    wrote (its ground truth names their symbols and months)."""
+    import lifthouse.run as run
+    from lifthouse.raw import list_files
+
+    data_dir = tmp_path / "raw"
+    _sample(data_dir, ["BTCUSDT"])
+    for f in list_files(data_dir, "um_klines_1m", "BTCUSDT"):  # strip the origin
+        pq.write_table(pq.read_table(f).replace_schema_metadata(None), f)
+    monkeypatch.setattr(run, "stage_build", lambda cfg, log: (_ for _ in ()).throw(
+        RunError("stop here")))
+    cfg = config(tmp_path, data_dir=data_dir)
+    with pytest.raises(RunError, match="stop here"):
+        run_pipeline(cfg, RunLog(io.StringIO()))
+    assert cfg.synthetic is True
