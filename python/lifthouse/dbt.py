@@ -83,7 +83,7 @@ def run_dbt(
     cmd = [dbt_executable(), *args]
     if vars:
         cmd += ["--vars", json.dumps(vars, sort_keys=True)]
-    # its own process group, so that stopping it (below) also stops dbt's threads' children
+    # its own process group: stopping the group (below) stops dbt and anything it started
     proc = subprocess.Popen(
         cmd, cwd=REPO_ROOT, env=dbt_env(warehouse, target_dir),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
