@@ -21,7 +21,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from lifthouse import __version__
+
     parser = argparse.ArgumentParser(prog="lifthouse", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"lifthouse {__version__}",
+                        help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_) in COMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)

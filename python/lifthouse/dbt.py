@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -31,6 +32,21 @@ class DbtRun:
     def run_results(self) -> dict:
         path = self.target_dir / "run_results.json"
         return json.loads(path.read_text()) if path.exists() else {}
+
+
+def stop_process_group(proc: subprocess.Popen, grace_seconds: float = 10.0) -> None:
+    """SIGTERM the child's process group, then SIGKILL after ``grace_seconds``; waits for it,
+    so the warehouse lock it holds is released when this returns."""
+    for sig, wait in ((signal.SIGTERM, grace_seconds), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def dbt_executable() -> str:
@@ -67,20 +83,25 @@ def run_dbt(
     cmd = [dbt_executable(), *args]
     if vars:
         cmd += ["--vars", json.dumps(vars, sort_keys=True)]
+    # its own process group: stopping the group (below) stops dbt and anything it started
     proc = subprocess.Popen(
         cmd, cwd=REPO_ROOT, env=dbt_env(warehouse, target_dir),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
     lines = []
     assert proc.stdout is not None
-    for line in proc.stdout:
-        lines.append(line)
-        if stream:
-            sys.stdout.write(line)
-            sys.stdout.flush()
-        if on_line is not None:
-            on_line(line.rstrip("\n"))
-    rc = proc.wait()
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if stream:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            if on_line is not None:
+                on_line(line.rstrip("\n"))
+        rc = proc.wait()
+    except BaseException:  # interrupted (SIGINT / SIGTERM -> exception): stop dbt too
+        stop_process_group(proc)
+        raise
     out = "".join(lines)
     run = DbtRun(cmd, rc, out, Path(target_dir))
     if check and rc != 0:

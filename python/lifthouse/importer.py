@@ -27,6 +27,7 @@ from lifthouse.raw import (
     RawDataError,
     normalize_symbol,
     resolve_data_dir,
+    warn_if_sample_dir,
     write_dataset,
 )
 
@@ -75,18 +76,35 @@ class Loaded:
     dropped: list[str]
 
 
-def symbol_from_filename(path: Path) -> str:
-    """``BTCUSDT.parquet`` -> BTCUSDT; ``BTC_USDT_USDT-1m-futures.feather`` -> BTCUSDT;
-    ``BTCUSDT-1m-2025-01.csv`` -> BTCUSDT."""
+# File names that carry a symbol (case-insensitive), base asset then quote, optionally a
+# freqtrade settle suffix and anything after a separator:
+#   BTCUSDT.parquet, BTCUSDT-1m-2025-01.csv, BTC_USDT_USDT-1m-futures.feather, ETH-USDT.csv
+SYMBOL_NAME_RE = re.compile(
+    r"^(?P<base>[A-Z0-9]{2,12}?)[-_]?(?P<quote>USDT|USDC)(?:[-_](?:USDT|USDC))?(?:[-_.].*)?$",
+    re.IGNORECASE)
+# COIN-M perpetuals (BTCUSD_PERP): stored under their USD-M twin, which is what runs read
+COINM_NAME_RE = re.compile(r"^(?P<base>[A-Z0-9]{2,12})USD[-_]PERP(?:[-_.].*)?$", re.IGNORECASE)
+
+
+def symbol_from_filename(path: Path, log=None) -> str:
+    """The symbol a file name states, or RawDataError asking for --symbol (never guessed):
+    ``BTCUSDT.parquet`` -> BTCUSDT; ``BTC_USDT_USDT-1m-futures.feather`` -> BTCUSDT;
+    ``ETH-USDT.csv`` -> ETHUSDT; ``BTCUSD_PERP_liquidations.parquet`` -> BTCUSDT (its USD-M
+    twin, with a note through ``log``)."""
     stem = path.name.split(".")[0]
-    head = stem.split("-")[0]
-    parts = [p for p in head.split("_") if p]
-    if len(parts) >= 2:
-        head = parts[0] + parts[1]
-    if not re.fullmatch(r"[A-Za-z0-9]{2,20}", head):
-        raise RawDataError(f"cannot tell the symbol from the file name {path.name!r}",
-                           file=path, hint="pass --symbol SYMBOL")
-    return normalize_symbol(head)
+    m = COINM_NAME_RE.match(stem)
+    if m:
+        sym = normalize_symbol(m["base"] + "USDT")
+        if log is not None:
+            log(f"note: {path.name}: COIN-M {m['base'].upper()}USD_PERP is stored as its USD-M "
+                f"twin {sym} (the symbol runs read); pass --symbol to choose another")
+        return sym
+    m = SYMBOL_NAME_RE.match(stem)
+    if not m:
+        raise RawDataError(f"the file name {path.name!r} does not state a symbol (like BTCUSDT, "
+                           "BTC_USDT_USDT-1m-futures, ETH-USDT or BTCUSD_PERP)", file=path,
+                           hint="pass --symbol SYMBOL (e.g. --symbol BTCUSDT)")
+    return normalize_symbol(m["base"] + m["quote"])
 
 
 def read_any(path: Path) -> pa.Table:
@@ -152,7 +170,7 @@ def _time_to_us(col: pa.ChunkedArray | pa.Array, *, source: Path, name: str,
                 file=source, row=1,
                 hint="if they are UTC re-run with --naive-tz UTC (or give the zone they are in)")
         else:
-            s = s.dt.tz_localize(naive_tz).dt.tz_convert("UTC").dt.tz_localize(None)
+            s = s.dt.tz_localize(time_zone(naive_tz)).dt.tz_convert("UTC").dt.tz_localize(None)
         return pa.array(s.astype("datetime64[us]"), type=pa.timestamp("us"))
     # strings
     try:
@@ -164,6 +182,21 @@ def _time_to_us(col: pa.ChunkedArray | pa.Array, *, source: Path, name: str,
         raise RawDataError(f"time column {name!r} has mixed time zones", file=source)
     return _time_to_us(pa.chunked_array([pa.array(parsed)]), source=source, name=name,
                        time_unit=time_unit, naive_tz=naive_tz)
+
+
+def time_zone(name: str):
+    """The zone ``--naive-tz`` names, or RawDataError (not a ZoneInfoNotFoundError traceback)."""
+    import zoneinfo
+
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        import difflib
+
+        close = difflib.get_close_matches(name, sorted(zoneinfo.available_timezones()), n=3)
+        raise RawDataError(f"--naive-tz {name!r} is not a known time zone",
+                           hint="give an IANA zone such as UTC, Europe/Berlin or Asia/Shanghai"
+                                + (f" (close: {', '.join(close)})" if close else "")) from None
 
 
 def map_columns(dataset: str, table: pa.Table, *, source: Path, time_unit: str | None = None,
@@ -244,8 +277,18 @@ def _liquidation_notional(cols: dict, original_names: list[str], *, source: Path
 
 def load_file(path: Path, dataset: str, *, symbol: str | None, time_unit: str | None,
               naive_tz: str | None, contract_usd: float | None,
-              ignore: set[str]) -> Loaded:
-    sym = normalize_symbol(symbol) if symbol else symbol_from_filename(path)
+              ignore: set[str], log=print) -> Loaded:
+    if symbol:
+        sym = normalize_symbol(symbol)
+        try:
+            named = symbol_from_filename(path)
+        except RawDataError:
+            named = None
+        if named is not None and named != sym:
+            log(f"warning: {path.name} is named like {named}, but --symbol stores it as {sym}; "
+                "check that this is intended")
+    else:
+        sym = symbol_from_filename(path, log=log)
     table = read_any(path)
     if table.num_rows == 0:
         raise RawDataError("the file has no rows", file=path)
@@ -258,8 +301,9 @@ def import_files(paths: list[Path], dataset: str, *, data_dir: Path, symbol: str
                  time_unit: str | None = None, naive_tz: str | None = None,
                  contract_usd: float | None = None, replace: bool = False,
                  allow_unsorted: bool = False, ignore: set[str] | None = None,
-                 log=print) -> list:
-    """Read and check every file, then write. Returns the write reports."""
+                 waive: frozenset[str] | set[str] = frozenset(), log=print) -> list:
+    """Read and check every file, then write. Returns the write reports. ``waive``: checks of
+    :data:`lifthouse.raw.WAIVERS` to skip (the --allow-* flags)."""
     if dataset not in DATASETS:
         raise RawDataError(f"unknown dataset {dataset!r}", hint=f"choose one of {sorted(DATASETS)}")
     from lifthouse.raw import conform, validate
@@ -267,15 +311,17 @@ def import_files(paths: list[Path], dataset: str, *, data_dir: Path, symbol: str
     loaded = []
     for path in paths:
         item = load_file(Path(path), dataset, symbol=symbol, time_unit=time_unit,
-                         naive_tz=naive_tz, contract_usd=contract_usd, ignore=ignore or set())
+                         naive_tz=naive_tz, contract_usd=contract_usd, ignore=ignore or set(),
+                         log=log)
         # validate now (per file, so errors name the right file and row); write later
         validate(dataset, conform(dataset, item.table, source=str(path)), source=str(path),
-                 allow_unsorted=allow_unsorted)
+                 allow_unsorted=allow_unsorted, waive=waive)
         loaded.append(item)
     reports = []
     for item in loaded:
         rep = write_dataset(data_dir, dataset, item.symbol, item.table, source=str(item.path),
-                            replace=replace, allow_unsorted=allow_unsorted)
+                            origin="import", replace=replace, allow_unsorted=allow_unsorted,
+                            waive=waive)
         note = f" (dropped known extra columns: {', '.join(item.dropped)})" if item.dropped else ""
         log(f"{item.path}: {rep.summary()}{note}")
         reports.append(rep)
@@ -283,30 +329,44 @@ def import_files(paths: list[Path], dataset: str, *, data_dir: Path, symbol: str
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    parser.add_argument("--dataset", required=True, choices=sorted(DATASETS))
-    parser.add_argument("--symbol", help="symbol for all files (default: from each file name)")
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                        help="Parquet, Feather or CSV files (all checked before any is written)")
+    parser.add_argument("--dataset", required=True, choices=sorted(DATASETS),
+                        help="the raw dataset the files hold")
+    parser.add_argument("--symbol", help="symbol for all files (default: from each file name, "
+                                         "which must state one, e.g. BTCUSDT-1m.csv)")
     parser.add_argument("--data-dir", type=Path, default=None,
-                        help="raw data directory (default: data/raw or $LIFTHOUSE_DATA_DIR)")
+                        help="raw data directory (default: data/raw or $LIFTHOUSE_DATA_DIR); keep "
+                             "real data in its own folder, e.g. data/real, apart from the demo's "
+                             "sample")
     parser.add_argument("--contract-usd", type=float, default=None,
                         help="COIN-M liquidations: USD per contract (100 BTCUSD_PERP, 10 others)")
     parser.add_argument("--time-unit", choices=sorted(TIME_UNITS), default=None,
                         help="unit of integer timestamps (default: detected; seconds must be explicit)")
     parser.add_argument("--naive-tz", default=None,
-                        help="time zone of datetimes that carry none, e.g. UTC")
+                        help="IANA time zone of datetimes that carry none, e.g. UTC")
     parser.add_argument("--ignore-columns", default="", help="comma-separated columns to drop")
     parser.add_argument("--sort", action="store_true", help="accept and sort out-of-order rows")
     parser.add_argument("--replace", action="store_true",
                         help="let these files replace conflicting rows already stored")
+    parser.add_argument("--allow-any-year", dest="waive", action="append_const",
+                        const="any-year", help="accept stamps outside the plausible years")
+    parser.add_argument("--allow-any-spacing", dest="waive", action="append_const",
+                        const="any-spacing",
+                        help="accept bars spaced unlike the dataset's grain (1m, 5m)")
+    parser.add_argument("--allow-off-grain", dest="waive", action="append_const",
+                        const="off-grain", help="accept kline open times off the minute")
 
 
 def run(args: argparse.Namespace) -> int:
     data_dir = resolve_data_dir(args.data_dir)
+    warn_if_sample_dir(data_dir)
     ignore = {c.strip() for c in args.ignore_columns.split(",") if c.strip()}
     reports = import_files(list(args.files), args.dataset, data_dir=data_dir, symbol=args.symbol,
                            time_unit=args.time_unit, naive_tz=args.naive_tz,
                            contract_usd=args.contract_usd, replace=args.replace,
-                           allow_unsorted=args.sort, ignore=ignore)
+                           allow_unsorted=args.sort, ignore=ignore,
+                           waive=frozenset(args.waive or ()))
     total = sum(r.rows_added for r in reports)
     print(f"imported {len(reports)} file(s) into {data_dir}/{args.dataset}: {total} new rows",
           file=sys.stderr)

@@ -3,6 +3,11 @@ what came out (per-model row counts, exported files and their hashes), plus timi
 
 Everything except the ``timing`` block is deterministic: the same inputs, code and vars give the
 same manifest. Timings and the creation timestamp live only under ``timing``.
+
+``status`` says whether the outputs beside the manifest are a finished run: a run writes a short
+manifest with ``running`` before it starts, and at its end the full one (``complete``) or a
+short one again (``failed`` / ``interrupted``, with the stage and the error). Only a
+``complete`` manifest describes exports and a report.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from lifthouse.export import connect, is_lock_error, lock_message, sha256_file, 
 from lifthouse.raw import DATASETS, list_files, normalize_symbol
 
 MANIFEST_VERSION = 1
+STATUSES = ("running", "complete", "failed", "interrupted")
 PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb", "pandas", "pyarrow", "numpy", "scipy", "matplotlib")
 
 
@@ -148,6 +154,7 @@ def build_manifest(
     return {
         "manifest_version": MANIFEST_VERSION,
         "run_id": run_id,
+        "status": "complete",
         "command": command,
         "vars": dict(sorted(vars.items())),
         "vars_passed": dict(sorted((vars_passed if vars_passed is not None else vars).items())),
@@ -170,6 +177,25 @@ def build_manifest(
             "dbt_nodes_seconds": dict(sorted(node_seconds.items())),
         },
     }
+
+
+def run_status(*, run_id: str, status: str, command: list[str], vars_passed: dict[str, Any],
+               stage_seconds: dict[str, float], stage: str | None = None,
+               error: str | None = None) -> dict[str, Any]:
+    """The short manifest of a run that is not complete: ``running``, ``failed`` or
+    ``interrupted`` (with the stage it stopped in and the error)."""
+    if status not in STATUSES or status == "complete":
+        raise ValueError(f"status must be one of {STATUSES[:1] + STATUSES[2:]}, got {status!r}")
+    out: dict[str, Any] = {"manifest_version": MANIFEST_VERSION, "run_id": run_id,
+                           "status": status, "command": command,
+                           "vars_passed": dict(sorted(vars_passed.items()))}
+    if stage is not None:
+        out["stopped_in_stage"] = stage
+    if error is not None:
+        out["error"] = error
+    out["timing"] = {"updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                     "stages_seconds": {k: round(v, 3) for k, v in stage_seconds.items()}}
+    return out
 
 
 def write_manifest(manifest: dict[str, Any], path: Path) -> Path:

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import duckdb
 
-from lifthouse.raw import DATASETS, REQUIRED_DATASETS, normalize_symbol, resolve_data_dir
+from lifthouse.raw import (DATASETS, REQUIRED_DATASETS, damaged_file_error, normalize_symbol,
+                           resolve_data_dir)
 
 DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 
@@ -188,6 +189,25 @@ def measure(con: duckdb.DuckDBPyConnection, data_dir: Path, dataset: str, symbol
     return cov
 
 
+def check_readable(data_dir: Path) -> None:
+    """Every Parquet file dbt's sources glob (all symbols, all months: also outside the window)
+    must open; else RawDataError naming each damaged file, before DuckDB fails on it mid-build."""
+    import pyarrow.parquet as pq
+
+    bad = []
+    for ds in DATASETS:
+        for path in sorted((Path(data_dir) / ds).glob("symbol=*/*.parquet")):
+            try:
+                pq.read_schema(path)
+            except Exception as exc:  # pyarrow raises several types for damaged files
+                bad.append((path, exc))
+    if bad:
+        path, exc = bad[0]
+        others = "".join(f"\n  also damaged: {p}" for p, _ in bad[1:6])
+        raise damaged_file_error(path, exc, f"; {len(bad)} damaged file(s) under {data_dir}"
+                                 + others)
+
+
 def check_coverage(
     data_dir: str | os.PathLike | None,
     symbols: list[str] | tuple[str, ...] | str = DEFAULT_SYMBOLS,
@@ -206,6 +226,7 @@ def check_coverage(
     if end <= start:
         raise ValueError(f"empty window: end {end} is not after start {start}")
     rep = PreflightReport(data_dir, syms, start, end, lookback_days)
+    check_readable(data_dir)
     lo = dt.datetime.combine(rep.window_start, dt.time())
     hi = dt.datetime.combine(end, dt.time())
     con = duckdb.connect()
@@ -279,11 +300,11 @@ def _command(rep: PreflightReport, by_dataset: dict[str, list[str]]) -> str | No
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--start", required=True, help="first day of the analysis window (UTC)")
-    parser.add_argument("--end", required=True, help="day after the last one (exclusive)")
+    parser.add_argument("--start", "--start-date", dest="start", required=True, help="first day of the analysis window (UTC)")
+    parser.add_argument("--end", "--end-date", dest="end", required=True, help="day after the last one (exclusive)")
     parser.add_argument("--symbols", default=",".join(DEFAULT_SYMBOLS),
                         help="comma-separated symbols (default BTCUSDT,ETHUSDT,SOLUSDT)")
-    parser.add_argument("--lookback-days", type=int, default=7,
+    parser.add_argument("--lookback-days", "--lookback_days", dest="lookback_days", type=int, default=7,
                         help="warm-up days before --start that must be present too (default 7)")
     parser.add_argument("--min-coverage", type=float, default=0.95,
                         help="required datasets below this share of slots fail (default 0.95)")

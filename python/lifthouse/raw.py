@@ -6,16 +6,30 @@ Layout::
 
 Hive-partitioned by symbol, one file per calendar month (UTC) of the dataset's time column.
 Timestamps are stored as naive ``timestamp[us]`` holding UTC. Files are never edited in place: a
-write validates everything first, merges with the existing month file in memory, writes a temp
-file in the same folder and renames it over the old one. Re-writing identical rows is a no-op
-(the file is not touched). Rows that conflict with rows already stored raise
+write validates everything first, then, holding the partition's lock (``fcntl.flock`` on the
+``symbol=`` folder), re-reads the stored month, merges in memory, writes a temp
+file in the same folder and renames it over the old one. A second writer of the same partition
+waits for the lock (at most ``$LIFTHOUSE_LOCK_TIMEOUT`` seconds, default 600) and then merges
+into what the first one wrote, so concurrent writers never lose rows. Re-writing identical rows
+is a no-op (the file is not touched). Rows that conflict with rows already stored raise
 :class:`RawDataError` and nothing is written, unless ``replace=True``.
+
+Every month file records where its rows came from in its Parquet key-value metadata
+(``lifthouse.origin``: ``import``, ``ingest`` or ``sample``; comma-separated when several).
+Generated (``sample``) rows are never merged into a file holding real rows or the reverse, so
+the sample command can tell its own files from real ones (:func:`file_origins`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import errno
+import fcntl
 import os
+import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +41,16 @@ import pyarrow.parquet as pq
 
 DEFAULT_DATA_DIR = Path("data/raw")
 TS = pa.timestamp("us")
+ORIGIN_KEY = b"lifthouse.origin"
+ORIGINS = ("import", "ingest", "sample")
+GENERATED = "sample"
+LOCK_TIMEOUT_ENV = "LIFTHOUSE_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 600.0
+# Plausible stamps (timestamps outside are a unit or parsing mistake): Binance opened in 2017;
+# the upper bound is next year, so a file from the future is refused too.
+FIRST_PLAUSIBLE_YEAR = 2010
+# checks a writer can waive (import flags --allow-any-year / --allow-any-spacing / --allow-off-grain)
+WAIVERS = ("any-year", "any-spacing", "off-grain")
 
 
 @dataclass(frozen=True)
@@ -47,6 +71,11 @@ class DatasetSpec:
     # key columns besides the symbol partition (unique per symbol)
     key: tuple[str, ...] = field(default=())
     ohlc: bool = False
+    # bar spacing in seconds for gridded datasets (klines, open interest); None = event data
+    grain_seconds: int | None = None
+    # stamps must sit exactly on the grain (klines open on the minute; Binance's open-interest
+    # stamps arrive up to a few seconds late, so they are not held to it)
+    on_grain: bool = False
 
     @property
     def schema(self) -> pa.Schema:
@@ -92,6 +121,8 @@ DATASETS: dict[str, DatasetSpec] = {
             "open_time",
             _kline_columns(),
             "USD-M perpetual 1m klines (required)",
+            grain_seconds=60,
+            on_grain=True,
             ohlc=True,
         ),
         DatasetSpec(
@@ -99,6 +130,8 @@ DATASETS: dict[str, DatasetSpec] = {
             "open_time",
             _kline_columns(),
             "spot 1m klines (optional: basis)",
+            grain_seconds=60,
+            on_grain=True,
             ohlc=True,
         ),
         DatasetSpec(
@@ -106,6 +139,8 @@ DATASETS: dict[str, DatasetSpec] = {
             "open_time",
             _kline_columns(extra=False),
             "USD-M mark-price 1m klines (optional)",
+            grain_seconds=60,
+            on_grain=True,
             ohlc=True,
         ),
         DatasetSpec(
@@ -113,6 +148,8 @@ DATASETS: dict[str, DatasetSpec] = {
             "open_time",
             _kline_columns(extra=False),
             "USD-M premium-index 1m klines (optional)",
+            grain_seconds=60,
+            on_grain=True,
             ohlc=False,  # premium index can be negative
         ),
         DatasetSpec(
@@ -134,6 +171,7 @@ DATASETS: dict[str, DatasetSpec] = {
                 Column("sum_open_interest_value", pa.float64(), required=False),
             ),
             "USD-M open interest, 5m (optional: LIQUIDATION_CASCADE evidence)",
+            grain_seconds=300,
         ),
         DatasetSpec(
             "um_liquidations",
@@ -183,6 +221,20 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
         return Path(data_dir)
     env = os.environ.get("LIFTHOUSE_DATA_DIR")
     return Path(env) if env else DEFAULT_DATA_DIR
+
+
+SAMPLE_DIR = "_sample"  # <data_dir>/_sample/ground_truth.json: the folder holds a generated sample
+
+
+def warn_if_sample_dir(data_dir: Path, stream=None) -> bool:
+    """Warn (stderr) when real data is about to go into a folder that holds the generated
+    sample: it belongs in its own --data-dir. Returns True when it warned."""
+    if not (Path(data_dir) / SAMPLE_DIR).is_dir():
+        return False
+    print(f"lifthouse: warning: {data_dir} holds the generated sample market; keep real data in "
+          "its own folder (e.g. --data-dir data/real) and run with that --data-dir",
+          file=stream or sys.stderr)
+    return True
 
 
 def normalize_symbol(symbol: str) -> str:
@@ -249,13 +301,18 @@ def conform(dataset: str, table: pa.Table, *, source: str) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=spec.schema)
 
 
-def validate(dataset: str, table: pa.Table, *, source: str, allow_unsorted: bool = False) -> pa.Table:
+def validate(dataset: str, table: pa.Table, *, source: str, allow_unsorted: bool = False,
+             waive: frozenset[str] | set[str] = frozenset()) -> pa.Table:
     """Check a conformed table; return it sorted by key. Raises RawDataError naming the first
-    bad row (1-based, in the input's order)."""
+    bad row (1-based, in the input's order). ``waive`` names checks of :data:`WAIVERS` the
+    caller accepts (the import flags ``--allow-any-year`` etc.)."""
     spec = DATASETS[dataset]
     n = table.num_rows
     if n == 0:
         return table
+    unknown = sorted(set(waive) - set(WAIVERS))
+    if unknown:
+        raise ValueError(f"unknown waiver(s) {unknown}; known: {WAIVERS}")
     for name in spec.required:
         col = table.column(name)
         if col.null_count:
@@ -289,6 +346,7 @@ def validate(dataset: str, table: pa.Table, *, source: str, allow_unsorted: bool
         table = table.take(pa.array(order))
     else:
         table = table.sort_by([(k, "ascending") for k in spec.key_columns])
+    _check_times(spec, t, source=source, waive=frozenset(waive))
     if spec.ohlc:
         _check_ohlc(table, source)
     if dataset == "um_funding_rate":
@@ -306,6 +364,63 @@ def validate(dataset: str, table: pa.Table, *, source: str, allow_unsorted: bool
             raise RawDataError(f"side must be BUY or SELL, found {sorted(sides - {'BUY', 'SELL'})}",
                                file=source)
     return table
+
+
+def plausible_years() -> tuple[int, int]:
+    """The years a raw stamp may fall in: FIRST_PLAUSIBLE_YEAR .. next year (UTC)."""
+    return FIRST_PLAUSIBLE_YEAR, dt.datetime.now(dt.timezone.utc).year + 1
+
+
+def _check_times(spec: DatasetSpec, t_us: np.ndarray, *, source: str,
+                 waive: frozenset[str]) -> None:
+    """Refuse stamps that betray a wrong unit or a shifted clock: years outside
+    :func:`plausible_years`, bars spaced unlike the dataset's grain, klines off the minute.
+    ``t_us`` is in the input's row order (rows are 1-based in messages)."""
+    name = spec.time_column
+    if "any-year" not in waive:
+        lo, hi = plausible_years()
+        lo_us = int((np.datetime64(f"{lo}-01-01", "us")).astype(np.int64))
+        hi_us = int((np.datetime64(f"{hi + 1}-01-01", "us")).astype(np.int64))
+        bad = np.flatnonzero((t_us < lo_us) | (t_us >= hi_us))
+        if bad.size:
+            i = int(bad[0])
+            raise RawDataError(
+                f"{name} {_fmt_us(t_us[i])} is outside the plausible years {lo}..{hi} "
+                f"({bad.size} such row(s)): the time unit is probably wrong",
+                file=source, row=i + 1,
+                hint="check --time-unit (Binance files hold milliseconds: --time-unit ms); if "
+                     "these dates are right, re-run with --allow-any-year")
+    if spec.grain_seconds is None or t_us.size < 2:
+        return
+    grain_us = spec.grain_seconds * 1_000_000
+    if spec.on_grain and "off-grain" not in waive:
+        off = np.flatnonzero(t_us % grain_us != 0)
+        if off.size:
+            i = int(off[0])
+            raise RawDataError(
+                f"{name} {_fmt_us(t_us[i])} is not on the {spec.grain_seconds} s grain of "
+                f"{spec.name} ({off.size} of {t_us.size} row(s) off it): bars open on the "
+                "minute, so the clock or the time unit is off",
+                file=source, row=i + 1,
+                hint="fix the timestamps (or --time-unit); if these stamps are right, re-run "
+                     "with --allow-off-grain")
+    if "any-spacing" not in waive:
+        steps = np.diff(np.sort(t_us))
+        typical = float(np.median(steps))
+        if not 0.5 * grain_us <= typical <= 1.5 * grain_us:
+            raise RawDataError(
+                f"{name}: rows are typically {_fmt_step(typical)} apart, but {spec.name} has a "
+                f"{spec.grain_seconds} s grain: wrong dataset or wrong time unit",
+                file=source, row=2,
+                hint="check --dataset and --time-unit; if the spacing is right, re-run with "
+                     "--allow-any-spacing")
+
+
+def _fmt_step(us: float) -> str:
+    for size, unit in ((86_400e6, "days"), (3600e6, "h"), (60e6, "min"), (1e6, "s"), (1e3, "ms")):
+        if abs(us) >= size:
+            return f"{us / size:g} {unit}"
+    return f"{us:g} us"
 
 
 def _check_ohlc(table: pa.Table, source: str) -> None:
@@ -363,40 +478,141 @@ def write_dataset(
     table: pa.Table,
     *,
     source: str = "<memory>",
+    origin: str = "import",
     replace: bool = False,
     allow_unsorted: bool = False,
+    waive: frozenset[str] | set[str] = frozenset(),
 ) -> WriteReport:
-    """Validate ``table`` and merge it into the raw layout, month file by month file.
+    """Validate ``table`` and merge it into the raw layout, month file by month file: the one
+    writer of the raw layer (import, ingest and sample all call it).
 
-    All months are prepared and checked before any file is renamed into place, so a conflict or
-    bad row leaves the raw layer exactly as it was.
+    The partition's lock is held from reading the stored months to renaming the merged ones, so
+    a concurrent writer of the same dataset and symbol waits and then merges into this one's
+    result. All months are prepared and checked before any file is renamed into place, so a
+    conflict or bad row leaves the raw layer exactly as it was. ``origin`` (one of
+    :data:`ORIGINS`) is recorded in each written file.
     """
     if dataset not in DATASETS:
         raise RawDataError(f"unknown dataset {dataset!r}; known: {sorted(DATASETS)}")
+    if origin not in ORIGINS:
+        raise ValueError(f"origin must be one of {ORIGINS}, got {origin!r}")
     spec = DATASETS[dataset]
     symbol = normalize_symbol(symbol)
     table = conform(dataset, table, source=source)
-    table = validate(dataset, table, source=source, allow_unsorted=allow_unsorted)
+    table = validate(dataset, table, source=source, allow_unsorted=allow_unsorted, waive=waive)
     report = WriteReport(dataset, symbol, rows_in=table.num_rows)
     if table.num_rows == 0:
         return report
     folder = partition_dir(Path(data_dir), dataset, symbol)
     months = _month_keys(table, spec.time_column)
-    pending: list[tuple[Path, pa.Table]] = []
-    for month in np.unique(months):
-        part = table.filter(pa.array(months == month))
-        path = folder / f"{str(month)}.parquet"
-        merged, added, replaced = _merge(spec, path, part, source=source, replace=replace)
-        report.rows_added += added
-        report.rows_replaced += replaced
-        if merged is None:
-            report.files_unchanged.append(str(path))
-        else:
-            pending.append((path, merged))
-    for path, merged in pending:
-        atomic_write_parquet(merged, path)
-        report.files_written.append(str(path))
+    with partition_lock(folder):
+        pending: list[tuple[Path, pa.Table, str]] = []
+        for month in np.unique(months):
+            part = table.filter(pa.array(months == month))
+            path = folder / f"{str(month)}.parquet"
+            stored = file_origins(path) if path.exists() else set()
+            try:
+                merged, added, replaced = _merge(spec, path, part, source=source,
+                                                 replace=replace)
+            except RawDataError:  # conflicting rows: a mix of origins is the real problem
+                _check_origin_mix(path, stored, origin, source)
+                raise
+            report.rows_added += added
+            report.rows_replaced += replaced
+            if merged is None:  # identical rows: nothing to write, whatever their origin
+                report.files_unchanged.append(str(path))
+            else:
+                _check_origin_mix(path, stored, origin, source)
+                pending.append((path, merged, ",".join(sorted(stored | {origin}))))
+        for path, merged, origins in pending:
+            atomic_write_parquet(merged, path, metadata={ORIGIN_KEY: origins.encode()})
+            report.files_written.append(str(path))
     return report
+
+
+def _check_origin_mix(path: Path, stored: set[str], origin: str, source: str) -> None:
+    """Generated rows never go into a file of real rows, nor real rows into a generated file."""
+    if not stored or (origin == GENERATED) == (stored == {GENERATED}):
+        return
+    if origin == GENERATED:
+        raise RawDataError(
+            f"{path} holds real data ({', '.join(sorted(stored))}); the sample generator never "
+            "writes into it", file=source,
+            hint="generate the sample into its own folder: lifthouse sample --data-dir "
+                 "data/sample (real data is never deleted or overwritten by the sample)")
+    raise RawDataError(
+        f"{path} holds generated sample data; real rows are not mixed into it", file=source,
+        hint="import real data into its own folder (e.g. --data-dir data/real) and run with "
+             "that --data-dir; or delete the sample's folder "
+             f"{path.parent} if you no longer need it")
+
+
+def file_origins(path: Path) -> set[str]:
+    """Where a month file's rows came from (``lifthouse.origin``); ``{"unknown"}`` for a file
+    written before origins were recorded or by another tool."""
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        raise damaged_file_error(path, exc) from exc
+    value = meta.get(ORIGIN_KEY)
+    return set(value.decode().split(",")) if value else {"unknown"}
+
+
+def lock_timeout() -> float:
+    """Seconds a writer waits for a partition lock ($LIFTHOUSE_LOCK_TIMEOUT, default 600)."""
+    text = os.environ.get(LOCK_TIMEOUT_ENV)
+    try:
+        return float(text) if text else DEFAULT_LOCK_TIMEOUT
+    except ValueError:
+        raise RawDataError(f"${LOCK_TIMEOUT_ENV}={text!r} is not a number of seconds") from None
+
+
+@contextlib.contextmanager
+def partition_lock(folder: Path, timeout: float | None = None):
+    """Hold the exclusive lock of one ``symbol=`` folder (``flock`` on the folder itself, so
+    the raw layer holds no lock files).
+
+    Waits up to ``timeout`` seconds (default :func:`lock_timeout`) while another writer holds
+    it, telling the user once; then raises RawDataError. The kernel releases the lock when its
+    holder exits, even after a crash. A folder this call created and no write filled is removed
+    again."""
+    timeout = lock_timeout() if timeout is None else timeout
+    created = not folder.exists()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError as exc:
+        raise RawDataError(f"cannot write to {folder}: {exc.strerror}", file=folder,
+                           hint="choose a writable --data-dir or fix its permissions") from exc
+    try:
+        t0 = time.monotonic()
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+            waited = time.monotonic() - t0
+            if waited >= timeout:
+                raise RawDataError(
+                    f"another lifthouse writer still holds the lock of {folder} after "
+                    f"{waited:.0f} s; nothing was written", file=folder,
+                    hint=f"wait for it to finish and re-run (or raise ${LOCK_TIMEOUT_ENV})")
+            if not told:
+                print(f"lifthouse: waiting for another writer of {folder} ...",
+                      file=sys.stderr, flush=True)
+                told = True
+            time.sleep(0.05)
+        try:
+            yield
+        finally:
+            if created and not any(folder.iterdir()):
+                folder.rmdir()
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def _merge(spec: DatasetSpec, path: Path, new: pa.Table, *, source: str,
@@ -436,14 +652,19 @@ def _merge(spec: DatasetSpec, path: Path, new: pa.Table, *, source: str,
     return merged, added, replaced
 
 
+def damaged_file_error(path: Path, exc: BaseException, also: str = "") -> RawDataError:
+    """The error for a raw file that does not open as Parquet (``also``: more of them)."""
+    return RawDataError(
+        f"cannot read Parquet file ({type(exc).__name__}: {exc}){also}", file=path,
+        hint="the file is damaged: move it out of the raw layer, then import or ingest that "
+             "month again (the build reads every file under the raw layer, whatever the window)")
+
+
 def read_raw_file(path: Path, spec: DatasetSpec | None = None) -> pa.Table:
     try:
         table = pq.read_table(path)
     except Exception as exc:  # pyarrow raises several types for corrupt files
-        raise RawDataError(
-            f"cannot read Parquet file: {exc}", file=path,
-            hint="the file is damaged; delete it and import or ingest that month again",
-        ) from exc
+        raise damaged_file_error(path, exc) from exc
     if spec is not None:
         table = conform(spec.name, table, source=str(path))
     return table
@@ -457,17 +678,35 @@ def read_dataset(data_dir: str | os.PathLike, dataset: str, symbol: str) -> pa.T
     return pa.concat_tables([read_raw_file(f, spec) for f in files])
 
 
-def atomic_write_parquet(table: pa.Table, path: Path) -> None:
-    """Write ``table`` to ``path`` via a temp file in the same folder and an atomic rename."""
-    path = Path(path)
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _temp_beside(path: Path) -> tuple[int, str]:
+    """A temp file in ``path``'s folder, with the mode a plain ``open`` would give (0666 less the
+    umask; mkstemp alone makes it 0600)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, 0o666 & ~_umask())
     except OSError as exc:
         raise RawDataError(f"cannot write to {path.parent}: {exc.strerror}", file=path,
                            hint="choose a writable folder (--data-dir, --out-dir) or fix its "
                                 "permissions") from exc
+    return fd, tmp
+
+
+def atomic_write_parquet(table: pa.Table, path: Path,
+                         metadata: dict[bytes, bytes] | None = None) -> None:
+    """Write ``table`` to ``path`` via a temp file in the same folder and an atomic rename;
+    ``metadata`` is added to the file's key-value metadata."""
+    path = Path(path)
+    fd, tmp = _temp_beside(path)
     os.close(fd)
+    if metadata:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
     try:
         pq.write_table(table, tmp, compression="zstd", coerce_timestamps="us",
                        allow_truncated_timestamps=False)
@@ -481,8 +720,7 @@ def atomic_write_parquet(table: pa.Table, path: Path) -> None:
 def atomic_write_bytes(data: bytes, path: Path) -> None:
     """Write ``data`` to ``path`` via a temp file in the same folder and an atomic rename."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

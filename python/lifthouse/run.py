@@ -21,9 +21,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import difflib
 import json
+import os
 import re
 import shlex
+import shutil
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -33,8 +37,9 @@ from typing import Any, Callable, TextIO
 from lifthouse.dbt import REPO_ROOT, run_dbt
 from lifthouse.export import (ExportLayout, WarehouseError, WarehouseLockedError, connect,
                               export_run, is_lock_error, lock_message, phase2_counts)
-from lifthouse.manifest import write_manifest
-from lifthouse.raw import DATASETS, RawDataError, list_files, normalize_symbol, resolve_data_dir
+from lifthouse.manifest import run_status, write_manifest
+from lifthouse.raw import (DATASETS, GENERATED, RawDataError, file_origins, list_files,
+                           normalize_symbol, resolve_data_dir)
 
 STAGES = ("preflight", "build", "export", "report", "manifest")
 DEFAULT_SYMBOLS = "BTC,ETH,SOL"
@@ -56,6 +61,20 @@ class RunError(RuntimeError):
     def __init__(self, message: str, exit_code: int = 1):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class RunInterrupted(BaseException):
+    """SIGINT or SIGTERM arrived during a run (a BaseException, like KeyboardInterrupt, so no
+    ``except Exception`` swallows it). Exit code 128 + the signal number, as a shell reports."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {self.name}")
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
 
 
 # --------------------------------------------------------------------------------------------
@@ -96,6 +115,7 @@ class RunConfig:
             raise RunError(f"--var {', '.join(bad)}: use the dedicated option instead "
                            "(--run-id, --symbols, --start-date, --end-date, --lookback-days, "
                            "--data-dir)", 2)
+        check_vars(self.extra_vars)
 
     @property
     def warehouse_path(self) -> Path:
@@ -135,6 +155,37 @@ def effective_vars(cfg: "RunConfig") -> dict[str, Any]:
     v = project_vars()
     v.update(cfg.dbt_vars())
     return {k: v[k] for k in sorted(v)}
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "true/false", int: "an integer", float: "a number", str: "text",
+            list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+
+
+def check_vars(extra: dict[str, Any], defaults: dict[str, Any] | None = None) -> None:
+    """Refuse, before anything is built, a var dbt_project.yml does not declare (naming the
+    close ones) and a value whose type differs from the declared default's (an integer var
+    takes an integer, a number var an integer or a decimal, a true/false var true or false)."""
+    defaults = project_vars() if defaults is None else defaults
+    for key, value in sorted(extra.items()):
+        if key not in defaults:
+            close = difflib.get_close_matches(key, sorted(defaults), n=3, cutoff=0.6)
+            raise RunError(f"--var {key}: dbt_project.yml declares no var {key!r}"
+                           + (f"; did you mean {', '.join(close)}?" if close else "")
+                           + " (every var is listed under vars: in dbt_project.yml)", 2)
+        default = defaults[key]
+        if default is None:
+            continue
+        ok = (isinstance(value, bool) if isinstance(default, bool)
+              else isinstance(value, (int, float)) and not isinstance(value, bool)
+              if isinstance(default, float)
+              else isinstance(value, int) and not isinstance(value, bool)
+              if isinstance(default, int)
+              else isinstance(value, type(default)))
+        if not ok:
+            raise RunError(f"--var {key}={json.dumps(value) if not isinstance(value, str) else value}"
+                           f": {key} takes {_type_name(default)} (default {json.dumps(default)} "
+                           "in dbt_project.yml)", 2)
 
 
 def parse_var(text: str) -> tuple[str, Any]:
@@ -191,16 +242,28 @@ class RunLog:
         k = STAGES.index(name) + 1 if name in STAGES else len(self.stage_seconds) + 1
         self(f"[{k}/{self.n_stages}] {name} ...")
         t = time.monotonic()
+        outcome = "failed"
         try:
-            return fn()
+            result = fn()
+            outcome = "done"
+            return result
+        except RunInterrupted as exc:
+            outcome = f"interrupted ({exc.name})"
+            raise
         finally:
             secs = time.monotonic() - t
             self.stage_seconds[name] = secs
-            self(f"[{k}/{self.n_stages}] {name} done in {secs:.1f}s")
+            self(f"[{k}/{self.n_stages}] {name} {outcome} after {secs:.1f}s"
+                 if outcome != "done" else f"[{k}/{self.n_stages}] {name} done in {secs:.1f}s")
 
     def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(self.lines) + "\n")
+        """The log file; a folder that cannot be written is a warning, not a traceback (the
+        run's own error already names it)."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("\n".join(self.lines) + "\n")
+        except OSError as exc:
+            self.stream.write(f"(run log not written: {path}: {exc.strerror})\n")
 
 
 # --------------------------------------------------------------------------------------------
@@ -277,10 +340,6 @@ def stage_preflight(cfg: RunConfig, log: RunLog) -> None:
             log(f"sample market already in {cfg.data_dir} (same seed and window): not regenerated")
         else:
             fill_by_generate(cfg, log)
-    from lifthouse.sample.generator import TRUTH_DIR, TRUTH_FILE
-
-    if (cfg.data_dir / TRUTH_DIR / TRUTH_FILE).exists():
-        cfg.synthetic = True  # the report says the numbers come from the synthetic sample
     report = check_coverage(cfg)
     for line in report.render().splitlines():
         log.raw("  preflight| " + line)
@@ -293,13 +352,57 @@ def stage_preflight(cfg: RunConfig, log: RunLog) -> None:
             + (f"  fill it with: {cmd}\n" if cmd else "")
             + "  or re-run with --ingest (Binance public archive) or --generate (sample market)", 2)
     (fill_by_ingest if cfg.fill == "ingest" else fill_by_generate)(cfg, log)
-    if cfg.fill == "generate":
-        cfg.synthetic = True
     report = check_coverage(cfg)
     for line in report.render().splitlines():
         log.raw("  preflight| " + line)
     if not report.ok:
         raise RunError(f"pre-flight still fails after --{cfg.fill} (see above)", 2)
+
+
+def files_read(cfg: RunConfig) -> list[Path]:
+    """The raw month files the build reads: the run's symbols, every dataset, the months that
+    overlap the window plus its lookback (and the extra funding lookback)."""
+    funding_days = int(effective_vars(cfg).get("funding_lookback_days", 0))
+    first = cfg.start_date - dt.timedelta(days=cfg.lookback_days + funding_days)
+    lo, hi = f"{first:%Y-%m}", f"{cfg.end_date - dt.timedelta(days=1):%Y-%m}"
+    return [f for d in DATASETS for s in cfg.symbols for f in list_files(cfg.data_dir, d, s)
+            if lo <= f.stem <= hi]
+
+
+def legacy_sample_files(data_dir: Path) -> set[Path]:
+    """Files a sample generator wrote before origins were recorded: the symbols and months its
+    ground truth (``_sample/ground_truth.json``) names. Only files without a recorded origin are
+    judged by this."""
+    from lifthouse.sample.generator import SAMPLE_DATASETS, TRUTH_DIR, TRUTH_FILE
+
+    try:
+        doc = json.loads((Path(data_dir) / TRUTH_DIR / TRUTH_FILE).read_text())
+        lo = str(doc["window"]["funding_start"])[:7]
+        hi = str(doc["window"]["end"])[:7]
+        symbols = list(doc["symbols"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    return {f for d in SAMPLE_DATASETS for s in symbols for f in list_files(data_dir, d, s)
+            if lo <= f.stem <= hi}
+
+
+def label_by_origin(cfg: RunConfig, log: RunLog) -> None:
+    """Synthetic or real, by the recorded origin of the files the run reads (never by what
+    else the data dir holds). A run that would mix generated and real files is refused."""
+    legacy = legacy_sample_files(cfg.data_dir)
+    origins = {f: ({GENERATED} if f in legacy else o) if o == {"unknown"} else o
+               for f, o in ((f, file_origins(f)) for f in files_read(cfg))}
+    generated = [f for f, o in origins.items() if o == {GENERATED}]
+    real = [f for f, o in origins.items() if GENERATED not in o]
+    if generated and real:
+        raise RunError(
+            f"the run would read generated sample files (e.g. {generated[0]}) and real files "
+            f"(e.g. {real[0]}) together; its numbers would mean nothing.\n"
+            "  keep real data and the sample in separate folders (--data-dir data/real, "
+            "--data-dir data/sample)", 2)
+    cfg.synthetic = bool(generated)
+    log(f"data read: {len(origins)} raw file(s), "
+        + ("generated sample (synthetic)" if cfg.synthetic else "real (not generated)"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -418,31 +521,120 @@ class RunOutcome:
     stage_seconds: dict[str, float]
 
 
-def run_pipeline(cfg: RunConfig, log: RunLog | None = None) -> RunOutcome:
-    """All five stages. Raises RunError (or RawDataError) with a message for the user."""
-    log = log or RunLog()
-    log(f"lifthouse run {cfg.run_id}: {','.join(cfg.symbols)} [{cfg.start_date}, "
-        f"{cfg.end_date}) lookback {cfg.lookback_days}d, raw data {cfg.data_dir}")
+def move_previous_outputs(cfg: RunConfig) -> list[Path]:
+    """Move an earlier run's outputs of this run_id (exports, tables, manifest, log, report)
+    to ``<out>/previous/<run_id>/`` (replacing an older copy there), so nothing stale sits
+    beside the new build. Returns the folders moved."""
+    lay = cfg.layout
+    keep = cfg.out_dir / "previous" / cfg.run_id
+    moved = []
+    targets = {"ablation": lay.ablation_dir, "phase2": lay.phase2_dir, "runs": lay.run_dir,
+               "reports": cfg.report_dir}
     try:
+        if any(p.exists() for p in targets.values()) and keep.exists():
+            shutil.rmtree(keep)
+        for name, path in targets.items():
+            if path.exists():
+                keep.mkdir(parents=True, exist_ok=True)
+                os.replace(path, keep / name)
+                moved.append(path)
+        lay.run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"cannot write the run's outputs under {cfg.out_dir}: {exc.strerror} "
+                       f"({exc.filename})\n  choose a writable --out-dir or fix its "
+                       "permissions", 2) from exc
+    return moved
+
+
+def _stop_on_signals() -> Callable[[], None]:
+    """Turn SIGINT / SIGTERM into RunInterrupted (the dbt child is stopped by run_dbt as the
+    exception unwinds). Returns the function that restores the previous handlers."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum, _frame):
+        raise RunInterrupted(signum)
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+    return restore
+
+
+def _status_manifest(cfg: RunConfig, status: str, log: RunLog, **extra: Any) -> None:
+    write_manifest(run_status(run_id=cfg.run_id, status=status, command=list(cfg.reproduce),
+                              vars_passed=cfg.dbt_vars(), stage_seconds=log.stage_seconds,
+                              **extra), cfg.layout.manifest_path)
+
+
+def run_pipeline(cfg: RunConfig, log: RunLog | None = None) -> RunOutcome:
+    """All five stages. Raises RunError (or RawDataError) with a message for the user, or
+    RunInterrupted on SIGINT / SIGTERM. The manifest is written first (status ``running``)
+    and last (``complete``, ``failed`` or ``interrupted``)."""
+    log = log or RunLog()
+    restore = _stop_on_signals()
+    stage = "setup"
+    try:
+        moved = move_previous_outputs(cfg)
+        _status_manifest(cfg, "running", log)
+        log(f"lifthouse run {cfg.run_id}: {','.join(cfg.symbols)} [{cfg.start_date}, "
+            f"{cfg.end_date}) lookback {cfg.lookback_days}d, raw data {cfg.data_dir}")
+        if moved:
+            log(f"previous outputs of {cfg.run_id} moved to {cfg.out_dir / 'previous' / cfg.run_id}")
+        stage = "preflight"
         log.stage("preflight", lambda: stage_preflight(cfg, log))
+        label_by_origin(cfg, log)
+        stage = "build"
         run_results = log.stage("build", lambda: stage_build(cfg, log))
+        stage = "export"
         exported = log.stage("export", lambda: stage_export(cfg, log))
+        stage = "report"
         report_files = log.stage("report", lambda: stage_report(cfg, log))
         outputs = {**exported.files, **{f"report/{k}": v for k, v in report_files.items()}}
+        stage = "manifest"
         manifest = log.stage("manifest", lambda: stage_manifest(cfg, log, run_results, outputs))
         timing = manifest["timing"]
         timing["stages_seconds"] = {k: round(v, 3) for k, v in log.stage_seconds.items()}
         timing["total_seconds"] = round(log.elapsed(), 3)
         manifest_path = write_manifest(manifest, cfg.layout.manifest_path)
-        log(f"Manifest written: {manifest_path}")
-    except (WarehouseLockedError, WarehouseError) as exc:
+        log(f"Manifest written: {manifest_path} (status complete)")
+    except RunInterrupted as exc:
+        log(f"run {cfg.run_id} interrupted by {exc.name} during {stage}; its outputs are "
+            "incomplete (manifest status: interrupted)")
+        _final_status(cfg, "interrupted", log, stage=stage, error=str(exc))
+        raise
+    except (WarehouseLockedError, WarehouseError, RunError, RawDataError) as exc:
+        log(f"run {cfg.run_id} failed during {stage} (manifest status: failed)")
+        _final_status(cfg, "failed", log, stage=stage, error=str(exc))
+        if isinstance(exc, (RunError, RawDataError)):
+            raise
         raise RunError(str(exc), 1) from exc
+    except Exception as exc:  # a bug: still never leave "running" behind
+        log(f"run {cfg.run_id} failed during {stage}: {type(exc).__name__} (manifest status: "
+            "failed)")
+        _final_status(cfg, "failed", log, stage=stage, error=f"{type(exc).__name__}: {exc}")
+        raise
     finally:
+        restore()
         log.write(cfg.layout.log_path)
     log(f"done in {log.elapsed():.1f}s: report {cfg.report_dir / 'executive_summary.md'}")
     log.write(cfg.layout.log_path)
     return RunOutcome(cfg.warehouse_path, cfg.layout, cfg.report_dir / "executive_summary.md",
                       manifest_path, dict(log.stage_seconds))
+
+
+def _final_status(cfg: RunConfig, status: str, log: RunLog, **extra: Any) -> None:
+    """Best effort: the status manifest of a failed or interrupted run (an unwritable out dir
+    must not hide the run's own error)."""
+    try:
+        _status_manifest(cfg, status, log, **extra)
+    except (OSError, RawDataError):
+        pass
 
 
 # --------------------------------------------------------------------------------------------
@@ -464,9 +656,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-id", "--run_id", dest="run_id", required=True,
                         help="names the warehouse file and every output folder")
-    parser.add_argument("--start-date", "--start_date", dest="start_date", required=True,
+    parser.add_argument("--start-date", "--start_date", "--start", dest="start_date", required=True,
                         type=parse_date, help="first day of the analysis window (UTC)")
-    parser.add_argument("--end-date", "--end_date", dest="end_date", required=True,
+    parser.add_argument("--end-date", "--end_date", "--end", dest="end_date", required=True,
                         type=parse_date, help="day after the last one (exclusive)")
     parser.add_argument("--symbols", default=DEFAULT_SYMBOLS,
                         help=f"comma-separated, BTC or BTCUSDT (default {DEFAULT_SYMBOLS})")
@@ -496,7 +688,7 @@ def reproduce_commands(cfg: RunConfig) -> list[str]:
     datasets the run read, window plus lookback), then the run itself."""
     symbols = ",".join(cfg.symbols)
     load_start = cfg.start_date - dt.timedelta(days=int(cfg.lookback_days))
-    if cfg.synthetic or cfg.fill == "generate":
+    if cfg.synthetic:
         fill = ["lifthouse", "sample", "--data-dir", str(cfg.data_dir), "--symbols", symbols,
                 "--start", cfg.start_date.isoformat(), "--end", cfg.end_date.isoformat(),
                 "--lookback-days", str(cfg.lookback_days)]
@@ -579,6 +771,10 @@ def _main(build: Callable[[], RunConfig], log: RunLog | None = None,
     try:
         cfg = build()
         outcome = run_pipeline(cfg, log)
+    except RunInterrupted as exc:
+        print(f"{prog}: {exc}; outputs are incomplete (manifest status: interrupted)",
+              file=sys.stderr)
+        return exc.exit_code
     except RunError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return exc.exit_code

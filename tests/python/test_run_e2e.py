@@ -200,3 +200,62 @@ def test_dbt_docs_cover_every_model_and_column(two_runs):
     ]
     assert undocumented == []
     assert [m["name"] for m in models if m["unique_id"] not in catalog["nodes"]] == []  # all built
+
+
+# --------------------------------------------------------------------------------------------
+# an interrupted rerun never leaves complete-looking old outputs (docs/failure_modes.md)
+# --------------------------------------------------------------------------------------------
+
+
+def test_sigterm_during_build_stops_dbt_and_leaves_no_stale_outputs(two_runs):
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import duckdb
+
+    tmp, results = two_runs
+    assert results[1][0] == 0
+    out = tmp / "out_interrupted"
+    for part in ("data", "reports"):  # a complete earlier run of this run_id
+        shutil.copytree(tmp / "out" / part, out / part)
+    old_manifest = json.loads((out / "data/reports/runs/e2e/manifest.json").read_text())
+    assert old_manifest["status"] == "complete"
+    cmd = [sys.executable, "-m", "lifthouse.cli", "run", "--run-id", "e2e", "--start-date", START,
+           "--end-date", END, "--symbols", "BTC,ETHUSDT,SOL", "--lookback-days", "7",
+           "--data-dir", str(tmp / "raw"), "--out-dir", str(out), "--var", "n_boot=100"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    deadline = time.monotonic() + 300
+    for line in proc.stdout:
+        lines.append(line)
+        if "dbt| " in line and " START " in line:
+            break
+        assert time.monotonic() < deadline, "".join(lines)
+    # the build is under way, with manifest status running
+    assert json.loads((out / "data/reports/runs/e2e/manifest.json").read_text())["status"] \
+        == "running"
+    proc.send_signal(signal.SIGTERM)
+    rest, err = proc.communicate(timeout=120)
+    stdout = "".join(lines) + rest
+    assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
+    assert "interrupted" in err
+    assert "[2/5] build done" not in stdout
+    assert "[2/5] build interrupted (SIGTERM)" in stdout
+    manifest = json.loads((out / "data/reports/runs/e2e/manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+    assert manifest["stopped_in_stage"] == "build"
+    assert manifest["vars_passed"]["n_boot"] == 100
+    log = (out / "data/reports/runs/e2e/run.log").read_text()
+    assert "interrupted by SIGTERM" in log
+    # the old exports and report were moved aside, not left beside the new warehouse
+    assert not (out / "data/reports/ablation/e2e").exists()
+    assert not (out / "reports/e2e").exists()
+    assert (out / "previous/e2e/ablation/lift_summary.csv").exists()
+    assert json.loads((out / "previous/e2e/runs/manifest.json").read_text())["status"] \
+        == "complete"
+    # dbt was stopped with it: the warehouse is free for a writer at once
+    duckdb.connect(str(out / "warehouse/e2e.duckdb")).close()

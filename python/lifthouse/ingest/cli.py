@@ -10,7 +10,7 @@ from pathlib import Path
 from lifthouse.ingest.download import RetryPolicy
 from lifthouse.ingest.layout import ALIASES, DEFAULT_BASE_URL, SOURCES, parse_datasets, parse_symbols
 from lifthouse.ingest.pipeline import ingest
-from lifthouse.raw import RawDataError, resolve_data_dir
+from lifthouse.raw import RawDataError, resolve_data_dir, warn_if_sample_dir
 
 
 def parse_date(text: str) -> dt.date:
@@ -23,8 +23,8 @@ def parse_date(text: str) -> dt.date:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--symbols", required=True,
                         help="comma-separated USD-M symbols, e.g. BTCUSDT,ETHUSDT,SOLUSDT (BTC works)")
-    parser.add_argument("--start", required=True, type=parse_date, help="first day (UTC), YYYY-MM-DD")
-    parser.add_argument("--end", required=True, type=parse_date,
+    parser.add_argument("--start", "--start-date", dest="start", required=True, type=parse_date, help="first day (UTC), YYYY-MM-DD")
+    parser.add_argument("--end", "--end-date", dest="end", required=True, type=parse_date,
                         help="day after the last one (exclusive, like the run window), YYYY-MM-DD")
     parser.add_argument("--datasets", default="all",
                         help=f"comma-separated: {', '.join(SOURCES)} or short names "
@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         base_url = mirror.as_uri()
     if args.retries < 1:
         raise RawDataError("--retries must be at least 1")
+    warn_if_sample_dir(resolve_data_dir(args.data_dir))
     report = ingest(
         parse_symbols(args.symbols),
         parse_datasets(args.datasets),

@@ -366,7 +366,7 @@ def _finish(fut: Future, a: Archive, data_dir: Path, replace: bool) -> ArchiveRe
         return ArchiveResult(a, "failed", error=str(exc))
     try:
         w = write_dataset(data_dir, a.dataset, a.symbol, got.table, source=a.path,
-                          replace=replace)
+                          origin="ingest", replace=replace)
         files = _month_files(a, got.table)
         _write_marker(data_dir, a, got.sha, got.table.num_rows, files)
     except RawDataError as exc:

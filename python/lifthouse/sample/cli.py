@@ -20,12 +20,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated symbols (default BTCUSDT,ETHUSDT,SOLUSDT)")
     parser.add_argument("--n-symbols", type=int, default=None,
                         help="instead of --symbols: N synthetic symbols S001USDT, S002USDT, ...")
-    parser.add_argument("--start", default="2025-01-01", help="analysis window start (UTC date)")
-    parser.add_argument("--end", default="2025-03-01", help="analysis window end, exclusive")
+    parser.add_argument("--start", "--start-date", dest="start", default="2025-01-01", help="analysis window start (UTC date)")
+    parser.add_argument("--end", "--end-date", dest="end", default="2025-03-01", help="analysis window end, exclusive")
     parser.add_argument("--lookback-days", type=int, default=7,
                         help="bars generated before --start for warm-up (default 7)")
     parser.add_argument("--force", action="store_true",
-                        help="delete the sample datasets of these symbols in --data-dir first")
+                        help="delete the files an earlier sample generation wrote for these symbols "
+                             "first (real data is never deleted: that is an error)")
 
 
 def run(args: argparse.Namespace) -> int:

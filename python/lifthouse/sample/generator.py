@@ -23,10 +23,10 @@ from lifthouse.sample import market as mk
 from lifthouse.sample.params import (DEFAULT_SYMBOLS, MINUTES_PER_DAY, MODEL, SymbolParams,
                                      symbol_key, symbol_params)
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"  # 3: files record their origin (raw.ORIGIN_KEY)
 SAMPLE_DATASETS = ("um_klines_1m", "spot_klines_1m", "um_funding_rate", "um_open_interest_5m",
                    "um_liquidations")
-TRUTH_DIR = "_sample"
+TRUTH_DIR = raw.SAMPLE_DIR
 TRUTH_FILE = "ground_truth.json"
 FUNDING_LEAD_DAYS = 3           # funding starts this many days before the first bar
 HIST = 7 * MINUTES_PER_DAY + 120  # trailing history kept per symbol (vol tertiles need 7 days)
@@ -181,6 +181,9 @@ def existing_sample_files(data_dir: Path, symbols: list[str]) -> list[Path]:
 
 
 def _check_target(data_dir: Path, symbols: list[str], params: dict, force: bool) -> None:
+    """Make room for the sample: remove the files an earlier generation wrote for these symbols
+    (when it was this same generation, or with ``force``). Real data (any file whose recorded
+    origin is not the generator's) is never deleted: it is an error, whatever ``force`` says."""
     found = existing_sample_files(data_dir, symbols)
     truth = data_dir / TRUTH_DIR / TRUTH_FILE
     if not found:
@@ -195,20 +198,33 @@ def _check_target(data_dir: Path, symbols: list[str], params: dict, force: bool)
         stored.pop("generator_version", None)
         mine.pop("generator_version", None)
         same = bool(stored) and stored == mine
+    origins = {f: raw.file_origins(f) for f in found}
+    # files of this same generation written before origins were recorded are the sample's own
+    legacy = {"unknown"} if same else set()
+    real = [f for f, o in origins.items() if not o <= {raw.GENERATED} | legacy]
+    if real:
+        syms = sorted({f.parent.name.split("=", 1)[1] for f in real})
+        kinds = sorted(set().union(*(origins[f] for f in real)) - {raw.GENERATED})
+        raise raw.RawDataError(
+            f"{data_dir} holds real data for {syms} ({len(real)} file(s), origin "
+            f"{', '.join(kinds)}; e.g. {real[0]}); the sample never deletes or overwrites it",
+            hint="generate the sample into its own folder: lifthouse sample --data-dir "
+                 "data/sample (and run the demo with that --data-dir)")
     # the same generation run again (its ground truth says so, whatever generator version wrote
-    # it): the folders are the sample's own, so they are rebuilt from scratch (also picks up a
+    # it): the files are the sample's own, so they are rebuilt from scratch (also picks up a
     # changed generator)
     if not (same or force):
         raise raw.RawDataError(
-            f"{data_dir} already holds data for {sorted({p.parent.name[7:] for p in found})} "
-            f"({len(found)} file(s)) that this sample generation did not write",
-            hint="use a fresh --data-dir, or --force to delete the sample datasets "
-                 f"({', '.join(SAMPLE_DATASETS)}) of these symbols first")
-    for ds in SAMPLE_DATASETS:
-        for s in symbols:
-            folder = raw.partition_dir(data_dir, ds, s)
-            if folder.exists():
-                shutil.rmtree(folder)
+            f"{data_dir} already holds generated sample data for "
+            f"{sorted({p.parent.name[7:] for p in found})} ({len(found)} file(s)) from another "
+            "sample generation (other seed, window or symbols)",
+            hint="use a fresh --data-dir, or --force to delete those generated files first "
+                 "(only files the generator wrote are deleted)")
+    for folder in sorted({f.parent for f in found}):
+        with raw.partition_lock(folder):  # not while another writer merges into it
+            for f in found:
+                if f.parent == folder and raw.file_origins(f) <= {raw.GENERATED} | legacy:
+                    f.unlink()
     if truth.parent.exists():
         shutil.rmtree(truth.parent)
 
@@ -241,7 +257,8 @@ def generate(data_dir: str | Path | None = None, *, seed: int = 7, null: bool = 
         truth.funding_occupancy[s] = occ
         table = pa.table({"funding_time": pa.array(st.f_times.astype("datetime64[us]")),
                           "funding_rate": pa.array(st.f_rates)})
-        raw.write_dataset(data_dir, "um_funding_rate", s, table, source="lifthouse sample")
+        raw.write_dataset(data_dir, "um_funding_rate", s, table, source="lifthouse sample",
+                          origin=raw.GENERATED)
         rows["um_funding_rate"] += table.num_rows
     market_vol = np.zeros(len(MODEL.market_vol_components))
     g_start = int((t_start - bars_start) // np.timedelta64(1, "m"))
@@ -377,7 +394,8 @@ def _symbol_month(data_dir: Path, st: _SymbolState, seed: int, null: bool, mkey:
 
 
 def _write(data_dir: Path, dataset: str, symbol: str, table: pa.Table) -> int:
-    raw.write_dataset(data_dir, dataset, symbol, table, source="lifthouse sample")
+    raw.write_dataset(data_dir, dataset, symbol, table, source="lifthouse sample",
+                          origin=raw.GENERATED)
     return table.num_rows
 
 
