@@ -30,7 +30,7 @@ test: $(STAMP)
 
 ## Benchmarks (timings and memory), not part of `make test`.
 bench: $(STAMP)
-	$(BIN)/python -m lifthouse.bench
+	$(BIN)/python -m lifthouse.run.bench
 
 clean-warehouse:
 	rm -rf warehouse target

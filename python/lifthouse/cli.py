@@ -7,16 +7,16 @@ import argparse
 import importlib
 import sys
 
-from lifthouse.raw import RawDataError
+from lifthouse.data.raw import RawDataError
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "import": ("lifthouse.importer", "load local OHLCV / funding / OI / liquidation files into the raw layout"),
-    "sample": ("lifthouse.sample.cli", "generate the embedded default market (synthetic, planted effects)"),
-    "ingest": ("lifthouse.ingest.cli", "download Binance public-archive data into the raw layout"),
-    "preflight": ("lifthouse.preflight", "check data coverage for a run window before building"),
-    "run": ("lifthouse.run", "the Milestone D run: preflight, dbt build, exports, report"),
-    "demo": ("lifthouse.run", "generate the sample market and run Milestone D on it"),
+    "import": ("lifthouse.data.importer", "load local OHLCV / funding / OI / liquidation files into the raw layout"),
+    "sample": ("lifthouse.data.sample.cli", "generate the embedded default market (synthetic, planted effects)"),
+    "ingest": ("lifthouse.data.ingest.cli", "download Binance public-archive data into the raw layout"),
+    "preflight": ("lifthouse.data.preflight", "check data coverage for a run window before building"),
+    "run": ("lifthouse.run.stages", "the Milestone D run: preflight, dbt build, exports, report"),
+    "demo": ("lifthouse.run.stages", "generate the sample market and run Milestone D on it"),
 }
 
 

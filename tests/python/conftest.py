@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lifthouse.dbt import REPO_ROOT
+from lifthouse.run.dbt import REPO_ROOT
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 

@@ -1,4 +1,4 @@
-"""Phase 2 backtest kernel (lifthouse.backtest) on hand-built markets (SPEC 6)."""
+"""Phase 2 backtest kernel (lifthouse.research.backtest) on hand-built markets (SPEC 6)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lifthouse.backtest import Costs, Split, assign_block, run_backtest
-from lifthouse.stats import candidate_statistics
+from lifthouse.research.backtest import Costs, Split, assign_block, run_backtest
+from lifthouse.research.stats import candidate_statistics
 
 T0 = pd.Timestamp("2025-01-01 00:00")
 MIN = pd.Timedelta(minutes=1)

@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from lifthouse.dbt import REPO_ROOT, run_dbt
+from lifthouse.run.dbt import REPO_ROOT, run_dbt
 
 SEEDS = REPO_ROOT / "seeds"
 

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from lifthouse.dbt import run_dbt
+from lifthouse.run.dbt import run_dbt
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
 REAL_VARS = {"symbols": SYMBOLS, "start_date": "2025-05-12", "end_date": "2025-06-24",
@@ -41,7 +41,7 @@ REAL_DATASETS = {
 def import_real_data(src: Path, out: Path, symbols=SYMBOLS, keep=None) -> Path:
     """The real Binance files (epoch ms) into the raw layout. ``keep(dataset, table)`` may filter
     rows (used by the truncation test)."""
-    from lifthouse.raw import write_dataset
+    from lifthouse.data.raw import write_dataset
 
     for folder, (dataset, tcol, drop) in REAL_DATASETS.items():
         for symbol in symbols:
@@ -191,7 +191,7 @@ MATCH_MINUTES = 5
 
 @pytest.fixture(scope="module")
 def sample_build(tmp_path_factory):
-    sample = pytest.importorskip("lifthouse.sample")
+    sample = pytest.importorskip("lifthouse.data.sample")
     base = tmp_path_factory.mktemp("core_sample")
     raw_dir = base / "raw"
     sample.generate(raw_dir, **SAMPLE)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lifthouse.dbt import REPO_ROOT, dbt_executable
+from lifthouse.run.dbt import REPO_ROOT, dbt_executable
 
 
 def default_warehouse() -> str:

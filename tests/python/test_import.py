@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from lifthouse.cli import main as cli_main
-from lifthouse.importer import import_files, symbol_from_filename
-from lifthouse.raw import RawDataError, read_dataset
+from lifthouse.data.importer import import_files, symbol_from_filename
+from lifthouse.data.raw import RawDataError, read_dataset
 
 T0 = pd.Timestamp("2025-01-31 23:50:00")  # straddles a month boundary on purpose
 

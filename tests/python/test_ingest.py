@@ -23,9 +23,9 @@ import pandas as pd
 import pytest
 
 from lifthouse.cli import main as cli_main
-from lifthouse.ingest import RetryPolicy, ingest
-from lifthouse.ingest.layout import make_archive
-from lifthouse.raw import RawDataError, read_dataset
+from lifthouse.data.ingest import RetryPolicy, ingest
+from lifthouse.data.ingest.layout import make_archive
+from lifthouse.data.raw import RawDataError, read_dataset
 
 FAST = RetryPolicy(attempts=3, backoff_base=0.01, timeout=5.0)
 TODAY = dt.date(2025, 8, 1)

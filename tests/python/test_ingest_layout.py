@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from lifthouse.ingest.download import FetchError, parse_checksum
-from lifthouse.ingest.layout import make_archive, parse_datasets, parse_symbols, plan
-from lifthouse.ingest.parse import read_archive
-from lifthouse.raw import RawDataError
+from lifthouse.data.ingest.download import FetchError, parse_checksum
+from lifthouse.data.ingest.layout import make_archive, parse_datasets, parse_symbols, plan
+from lifthouse.data.ingest.parse import read_archive
+from lifthouse.data.raw import RawDataError
 
 D = dt.date
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lifthouse import lift as L
+from lifthouse.research import lift as L
 
 VOL = ("vol_low", "vol_mid", "vol_high")
 CARRY = ("carry_pos", "carry_neutral", "carry_neg")

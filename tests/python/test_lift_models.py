@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from lifthouse import lift as L
-from lifthouse.dbt import REPO_ROOT
+from lifthouse.research import lift as L
+from lifthouse.run.dbt import REPO_ROOT
 from test_lift import make_world
 
 # model -> its folder (each folder holds the model's .py and its YAML)

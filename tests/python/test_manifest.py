@@ -8,9 +8,9 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from lifthouse.manifest import (build_manifest, code_version, fingerprint, tool_versions,
+from lifthouse.run.manifest import (build_manifest, code_version, fingerprint, tool_versions,
                                 without_timing, write_manifest)
-from lifthouse.raw import write_dataset
+from lifthouse.data.raw import write_dataset
 
 
 def klines(start_min: int, n: int, px: float = 100.0) -> pa.Table:

@@ -1,4 +1,4 @@
-"""Phase 2 on the generated sample market (lifthouse.sample): the planted hypotheses are found
+"""Phase 2 on the generated sample market (lifthouse.data.sample): the planted hypotheses are found
 and a null market promotes (almost) nothing.
 
 Two levels:
@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lifthouse.backtest import Costs, Split, run_backtest
-from lifthouse.dbt import REPO_ROOT, run_dbt
-from lifthouse.promotion import Gates, build_candidate_results
-from lifthouse.stats import candidate_statistics
+from lifthouse.research.backtest import Costs, Split, run_backtest
+from lifthouse.run.dbt import REPO_ROOT, run_dbt
+from lifthouse.research.promotion import Gates, build_candidate_results
+from lifthouse.research.stats import candidate_statistics
 
-generator = pytest.importorskip("lifthouse.sample.generator")
+generator = pytest.importorskip("lifthouse.data.sample.generator")
 
 START, END = "2025-01-01", "2025-03-01"
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]

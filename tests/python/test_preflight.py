@@ -10,8 +10,8 @@ import pyarrow as pa
 import pytest
 
 from lifthouse.cli import main as cli_main
-from lifthouse.preflight import check_coverage
-from lifthouse.raw import write_dataset
+from lifthouse.data.preflight import check_coverage
+from lifthouse.data.raw import write_dataset
 
 START, END, LOOKBACK = "2025-06-03", "2025-06-05", 2  # checked span: 2025-06-01 .. 06-05
 

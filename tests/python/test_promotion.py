@@ -1,4 +1,4 @@
-"""Promotion gates, statuses and the fallback rule (lifthouse.promotion, SPEC 7)."""
+"""Promotion gates, statuses and the fallback rule (lifthouse.research.promotion, SPEC 7)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lifthouse.lift import fallback_rates
-from lifthouse.promotion import Gates, apply_gates, build_candidate_results
+from lifthouse.research.lift import fallback_rates
+from lifthouse.research.promotion import Gates, apply_gates, build_candidate_results
 
 GOOD = {"disc_n": 50, "disc_mean_bps": 5.0, "q_bh": 0.01, "q_by": 0.05, "hold_n": 20,
         "hold_mean_bps": 3.0, "disc_lift_ci_low": 1.0, "hold_lift_bps": 2.0}

@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lifthouse.importer import import_files
-from lifthouse.raw import RawDataError, read_dataset
+from lifthouse.data.importer import import_files
+from lifthouse.data.raw import RawDataError, read_dataset
 
 N_TRIALS = 10
 HALF = 20_000  # bars per half: ~14 days each, so both halves fall in January 2025
@@ -47,7 +47,7 @@ def write_parquet(df: pd.DataFrame, path: Path) -> Path:
 WRITER = textwrap.dedent("""
     import os, sys, time
     from pathlib import Path
-    from lifthouse.importer import import_files
+    from lifthouse.data.importer import import_files
     go = Path(sys.argv[1])
     while not go.exists():
         time.sleep(0.001)
@@ -77,13 +77,13 @@ def test_two_concurrent_imports_of_one_month_keep_every_row(tmp_path: Path):
 
 
 def test_a_second_writer_waits_with_a_message_then_fails_after_the_timeout(tmp_path: Path):
-    from lifthouse.raw import partition_dir, partition_lock
+    from lifthouse.data.raw import partition_dir, partition_lock
 
     folder = partition_dir(tmp_path, "um_klines_1m", "BTCUSDT")
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import time
         from pathlib import Path
-        from lifthouse.raw import partition_lock
+        from lifthouse.data.raw import partition_lock
         with partition_lock(Path({str(folder)!r})):
             print("locked", flush=True)
             time.sleep(30)
@@ -130,7 +130,7 @@ def test_sample_force_never_deletes_imported_data(tmp_path: Path, capsys):
 
 def test_sample_force_replaces_only_generated_files(tmp_path: Path, capsys):
     from lifthouse.cli import main
-    from lifthouse.raw import file_origins, list_files
+    from lifthouse.data.raw import file_origins, list_files
 
     data_dir = tmp_path / "raw"
     assert main(_sample_args(data_dir)) == 0
@@ -215,7 +215,7 @@ def test_a_file_name_without_a_symbol_asks_for_symbol(tmp_path: Path, name: str)
     ("SOL_USDT-1m.parquet", "SOLUSDT"), ("1000PEPEUSDT.parquet", "1000PEPEUSDT"),
 ])
 def test_known_symbol_patterns(name: str, symbol: str):
-    from lifthouse.importer import symbol_from_filename
+    from lifthouse.data.importer import symbol_from_filename
 
     assert symbol_from_filename(Path(name)) == symbol
 
@@ -243,7 +243,7 @@ def test_a_symbol_that_contradicts_the_file_name_warns(tmp_path: Path):
 
 
 def test_atomically_written_files_honour_the_umask(tmp_path: Path):
-    from lifthouse.raw import atomic_write_bytes
+    from lifthouse.data.raw import atomic_write_bytes
 
     old = os.umask(0o022)
     try:

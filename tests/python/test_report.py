@@ -8,8 +8,8 @@ import matplotlib.image as mpimg
 import pandas as pd
 import pytest
 
-from lifthouse import lift as L
-from lifthouse.report import (ReportInputs, ReportMeta, all_checks, answers, markdown_table,
+from lifthouse.research import lift as L
+from lifthouse.run.report.markdown import (ReportInputs, ReportMeta, all_checks, answers, markdown_table,
                               render_markdown, write_report)
 
 CASC, VAC = "LIQUIDATION_CASCADE", "liquidity_vacuum"
@@ -201,7 +201,7 @@ def test_no_question_rows_says_so():
 
 
 def test_report_answers_equal_lift_summary_question_rows():
-    """On a lift_summary built by lifthouse.lift (not by hand), every question row appears in
+    """On a lift_summary built by lifthouse.research.lift (not by hand), every question row appears in
     the report with its own verdict word, reason and numbers, and nothing else is answered."""
     from test_lift import COST, make_world
 
@@ -443,7 +443,7 @@ def test_caveats_say_what_is_computed_and_lesser_loss():
 
 
 def test_figures_take_the_run_title_and_drop_small_series(tmp_path):
-    from lifthouse.report import plot_paths
+    from lifthouse.run.report.markdown import plot_paths
 
     inputs = make_inputs()
     paths = inputs.paths.copy()

@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from lifthouse import cli
-from lifthouse.run import (RunConfig, RunError, add_run_arguments, dbt_failure_message,
+from lifthouse.run.stages import (RunConfig, RunError, add_run_arguments, dbt_failure_message,
                            effective_vars, parse_var)
 
 
@@ -113,7 +113,7 @@ def test_dbt_failure_message_is_short_and_names_the_failure(tmp_path):
 
 
 def test_locked_warehouse_fails_before_building(tmp_path, capsys):
-    from lifthouse.sample import generate
+    from lifthouse.data.sample import generate
 
     raw = tmp_path / "raw"
     generate(raw, symbols=["BTCUSDT"], start="2025-01-02", end="2025-01-03", lookback_days=1)
@@ -143,8 +143,8 @@ def test_locked_warehouse_fails_before_building(tmp_path, capsys):
 def test_reproduce_commands_name_the_fill_and_the_run(tmp_path):
     import datetime as dt
 
-    from lifthouse.raw import write_dataset
-    from lifthouse.run import RunConfig, reproduce_commands
+    from lifthouse.data.raw import write_dataset
+    from lifthouse.run.stages import RunConfig, reproduce_commands
 
     import pyarrow as pa
 
@@ -176,8 +176,8 @@ def test_reproduce_commands_say_an_ohlcv_only_run_imported_local_files(tmp_path)
 
     import pyarrow as pa
 
-    from lifthouse.raw import write_dataset
-    from lifthouse.run import RunConfig, klines_ohlcv_only, reproduce_commands
+    from lifthouse.data.raw import write_dataset
+    from lifthouse.run.stages import RunConfig, klines_ohlcv_only, reproduce_commands
 
     raw = tmp_path / "raw"
     t = pa.array([dt.datetime(2025, 1, 1, 0, m) for m in range(3)], type=pa.timestamp("us"))

@@ -181,7 +181,7 @@ def test_same_checks_pass_without_the_fault(two_runs):
 def test_dbt_docs_cover_every_model_and_column(two_runs):
     """`dbt docs generate` works on a built warehouse, and every model and every column it
     finds in the warehouse is described in the models' YAML."""
-    from lifthouse.dbt import run_dbt
+    from lifthouse.run.dbt import run_dbt
 
     tmp, _ = two_runs
     target = tmp / "docs_target"

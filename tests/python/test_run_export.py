@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lifthouse.dbt import run_dbt
-from lifthouse.export import (REPORT_TABLES, ExportLayout, WarehouseError, WarehouseLockedError,
+from lifthouse.run.dbt import run_dbt
+from lifthouse.run.export import (REPORT_TABLES, ExportLayout, WarehouseError, WarehouseLockedError,
                               connect, csv_bytes, export_run, phase2_counts)
 
 CASC, VAC = "LIQUIDATION_CASCADE", "liquidity_vacuum"

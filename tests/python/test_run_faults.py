@@ -14,10 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from lifthouse import cli
-from lifthouse.dbt import run_dbt
-from lifthouse.importer import import_files
-from lifthouse.run import RunConfig, RunError, RunLog, reproduce_commands, run_pipeline
-from lifthouse.sample import generate
+from lifthouse.run.dbt import run_dbt
+from lifthouse.data.importer import import_files
+from lifthouse.run.stages import RunConfig, RunError, RunLog, reproduce_commands, run_pipeline
+from lifthouse.data.sample import generate
 
 WINDOW = dict(start_date=dt.date(2025, 1, 3), end_date=dt.date(2025, 1, 5), lookback_days=1)
 
@@ -54,7 +54,7 @@ def real_btc_beside_a_sample(tmp_path: Path) -> Path:
 
 def test_a_real_run_beside_a_sample_is_labelled_real(tmp_path: Path, real_btc_beside_a_sample,
                                                      monkeypatch):
-    import lifthouse.run as run
+    import lifthouse.run.stages as run
 
     def stop(cfg, log):  # stop after the label is decided: no dbt build needed
         raise RunError("stop here")
@@ -202,8 +202,8 @@ def test_a_sample_written_before_origins_were_recorded_is_still_labelled_synthet
         tmp_path: Path, monkeypatch):
     """Files without a recorded origin count as real, except those an older sample generator
     wrote (its ground truth names their symbols and months)."""
-    import lifthouse.run as run
-    from lifthouse.raw import list_files
+    import lifthouse.run.stages as run
+    from lifthouse.data.raw import list_files
 
     data_dir = tmp_path / "raw"
     _sample(data_dir, ["BTCUSDT"])

@@ -12,11 +12,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from lifthouse import raw
+from lifthouse.data import raw
 from lifthouse.cli import main as cli_main
-from lifthouse.sample import SAMPLE_DATASETS, GroundTruth, generate
-from lifthouse.sample.episodes import SPACING_MIN
-from lifthouse.sample.generator import TRUTH_DIR, TRUTH_FILE
+from lifthouse.data.sample import SAMPLE_DATASETS, GroundTruth, generate
+from lifthouse.data.sample.episodes import SPACING_MIN
+from lifthouse.data.sample.generator import TRUTH_DIR, TRUTH_FILE
 
 SMALL = dict(symbols=("BTCUSDT", "SOLUSDT"), start="2025-01-01", end="2025-01-09", lookback_days=7)
 

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lifthouse import raw
-from lifthouse.sample import GroundTruth, generate
-from lifthouse.sample.episodes import drift_weights
-from lifthouse.sample.verify import (bar_features, episode_report, load_symbol,
+from lifthouse.data import raw
+from lifthouse.data.sample import GroundTruth, generate
+from lifthouse.data.sample.episodes import drift_weights
+from lifthouse.data.sample.verify import (bar_features, episode_report, load_symbol,
                                      reference_detections)
 
 WINDOW = dict(symbols=("BTCUSDT", "ETHUSDT", "SOLUSDT"), start="2025-01-01", end="2025-01-31",

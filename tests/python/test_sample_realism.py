@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lifthouse import raw
-from lifthouse.sample import generate
-from lifthouse.sample.stats import ACF_LAGS, post_shock_stats, profile_corr, stylized_facts
+from lifthouse.data import raw
+from lifthouse.data.sample import generate
+from lifthouse.data.sample.stats import ACF_LAGS, post_shock_stats, profile_corr, stylized_facts
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 TWO_WEEKS = 14 * 1440

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lifthouse import lift as L
-from lifthouse.sanity import partition_checks, sanity_checks
+from lifthouse.research import lift as L
+from lifthouse.research.sanity import partition_checks, sanity_checks
 from test_lift import backtest, make_events, make_plan, make_world, null_gross
 
 

@@ -10,9 +10,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from lifthouse.dbt import DbtError, run_dbt
-from lifthouse.importer import import_files
-from lifthouse.raw import write_dataset
+from lifthouse.run.dbt import DbtError, run_dbt
+from lifthouse.data.importer import import_files
+from lifthouse.data.raw import write_dataset
 
 STAGING = ["--select", "staging", "int_perp_bars_gridded", "dq_perp_kline_gaps"]
 

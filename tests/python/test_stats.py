@@ -1,4 +1,4 @@
-"""lifthouse.stats against independent references (statsmodels) and hand-computed cases."""
+"""lifthouse.research.stats against independent references (statsmodels) and hand-computed cases."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import statsmodels.api as sm
 from statsmodels.stats.multitest import multipletests
 
-from lifthouse.stats import (STAT_FIELDS, bh_qvalues, by_qvalues, candidate_statistics,
+from lifthouse.research.stats import (STAT_FIELDS, bh_qvalues, by_qvalues, candidate_statistics,
                              clustered_t, max_drawdown_bps, sharpe_annualised, summarize,
                              summarize_groups)
 

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from lifthouse.dbt import run_dbt
+from lifthouse.run.dbt import run_dbt
 
 from test_core_models import CORE_SELECT, import_real_data
 
@@ -141,7 +141,7 @@ def source(request, tmp_path_factory):
 
     if (REAL_DATA / "um_klines_1m").is_dir():
         return "real", REAL_DATA
-    sample = pytest.importorskip("lifthouse.sample", reason="neither real data nor the sample generator")
+    sample = pytest.importorskip("lifthouse.data.sample", reason="neither real data nor the sample generator")
     raw_dir = tmp_path_factory.mktemp("trunc_sample_raw")
     sample.generate(raw_dir, symbols=tuple(SYMBOLS), start=START, end=LONG_END,
                     lookback_days=LOOKBACK_DAYS, seed=5)
@@ -150,7 +150,7 @@ def source(request, tmp_path_factory):
 
 def rewrite(src: Path, out: Path, edit) -> Path:
     """Every raw dataset of ``src`` through ``edit(symbol)(dataset, table)`` into ``out``."""
-    from lifthouse import raw
+    from lifthouse.data import raw
 
     for dataset in raw.DATASETS:
         for symbol in raw.list_symbols(src, dataset):

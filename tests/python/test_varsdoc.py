@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from lifthouse import varsdoc
-from lifthouse.run import project_vars
+from lifthouse.run import varsdoc
+from lifthouse.run.stages import project_vars
 
 
 def test_docs_vars_md_is_up_to_date():
-    assert varsdoc.main(["--check"]) == 0, "docs/vars.md is stale: run `python -m lifthouse.varsdoc`"
+    assert varsdoc.main(["--check"]) == 0, "docs/vars.md is stale: run `python -m lifthouse.run.varsdoc`"
 
 
 def test_every_var_is_documented_with_its_default():

@@ -1,9 +1,9 @@
 """int_candidate_lift: one row per conditioned candidate; lift over the unconditioned twin and
 over the complement, with paired day-block bootstrap CIs and p-values (SPEC 8).
-Thin wrapper: the numerics are lifthouse.lift.candidate_lift (docs/lift.md)."""
+Thin wrapper: the numerics are lifthouse.research.lift.candidate_lift (docs/lift.md)."""
 
-from lifthouse.lift import LiftParams, candidate_lift
-from lifthouse.modelio import read_plan, to_pandas
+from lifthouse.research.lift import LiftParams, candidate_lift
+from lifthouse.run.modelio import read_plan, to_pandas
 
 
 def model(dbt, session):

@@ -2,10 +2,10 @@
 questions (seed lift_questions + the fallback rate; Holm-adjusted), candidate rows (lift, BH q,
 verdict, phase-2 status), roll-ups per (event_type, condition) by edge rule and per direction
 rule, fallback promotion rates (SPEC 7) and sanity checks (SPEC 9), in a deterministic row order.
-Thin wrapper: the numerics are lifthouse.lift.lift_summary (docs/lift.md)."""
+Thin wrapper: the numerics are lifthouse.research.lift.lift_summary (docs/lift.md)."""
 
-from lifthouse.lift import LiftParams, lift_summary
-from lifthouse.modelio import read_plan, to_pandas
+from lifthouse.research.lift import LiftParams, lift_summary
+from lifthouse.run.modelio import read_plan, to_pandas
 
 
 def model(dbt, session):

@@ -3,15 +3,15 @@ holdout (hold_) statistics, BH/BY q-values, gates, the lift CI of int_candidate_
 promotion status.
 
 Thin wrapper: status counts and the traded rows are selected in DuckDB; statistics in
-lifthouse.stats, gates and fallback in lifthouse.promotion. Rules in docs/phase2.md.
+lifthouse.research.stats, gates and fallback in lifthouse.research.promotion. Rules in docs/phase2.md.
 """
 
 import pandas as pd
 
-from lifthouse.backtest import Split
-from lifthouse.modelio import to_pandas
-from lifthouse.promotion import Gates, build_candidate_results
-from lifthouse.stats import candidate_statistics
+from lifthouse.research.backtest import Split
+from lifthouse.run.modelio import to_pandas
+from lifthouse.research.promotion import Gates, build_candidate_results
+from lifthouse.research.stats import candidate_statistics
 
 
 def model(dbt, session):

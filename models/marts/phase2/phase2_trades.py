@@ -1,15 +1,15 @@
 """Phase 2 trades (SPEC 6): one row per (candidate_id, event_id) considered by the backtest.
 
 Thin wrapper: select the needed columns in DuckDB, hand Arrow to the pure pandas/numpy kernel
-lifthouse.backtest.run_backtest, return Arrow. Vars arrive through the model config
+lifthouse.research.backtest.run_backtest, return Arrow. Vars arrive through the model config
 of the same name (dbt_project.yml); defaults and rules in docs/phase2.md.
 """
 
 import pandas as pd
 import pyarrow as pa
 
-from lifthouse.backtest import Costs, Split, run_backtest
-from lifthouse.modelio import to_pandas
+from lifthouse.research.backtest import Costs, Split, run_backtest
+from lifthouse.run.modelio import to_pandas
 
 
 STATE_COLUMNS = {

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from lifthouse.dbt import REPO_ROOT
+from lifthouse.run.dbt import REPO_ROOT
 
 REAL_DATA = Path(os.environ.get("LIFTHOUSE_REAL_DATA", REPO_ROOT.parent / "shared" / "data" / "binance"))
 REAL_WINDOW = ("2025-05-12", "2025-06-24")  # full 1m days 2025-05-05.. minus the 7-day lookback
@@ -102,7 +102,7 @@ def bench_run(work: Path, name: str, raw: Path, start: str, end: str) -> dict:
 
 
 def import_real(work: Path) -> Path:
-    from lifthouse.importer import import_files
+    from lifthouse.data.importer import import_files
 
     raw = work / "real_raw"
     for dataset in ("um_klines_1m", "um_funding_rate", "um_open_interest_5m", "spot_klines_1m"):
@@ -142,7 +142,7 @@ def render(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lifthouse.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m lifthouse.run.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "data" / "bench" / "bench.json")
     parser.add_argument("--scale", action="store_true", help="also generate 20 symbols x 365 days")
     parser.add_argument("--keep", action="store_true", help="keep the temp work folder")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lifthouse.lift import (CARRY_STATES, VOL_STATES, _is_set, _obj, _plan_frame, state_masks,
+from lifthouse.research.lift import (CARRY_STATES, VOL_STATES, _is_set, _obj, _plan_frame, state_masks,
                             zero_lift_event_types)
 
 SANITY_COLUMNS = ["check", "scope", "value", "expected", "ok", "detail"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from lifthouse import raw
-from lifthouse.sample.generator import TRUTH_DIR, TRUTH_FILE, generate
-from lifthouse.sample.params import DEFAULT_SYMBOLS, synthetic_symbols
+from lifthouse.data import raw
+from lifthouse.data.sample.generator import TRUTH_DIR, TRUTH_FILE, generate
+from lifthouse.data.sample.params import DEFAULT_SYMBOLS, synthetic_symbols
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -2,7 +2,7 @@
 (not from the truth file): what a point-in-time detector sees at each planted confirming bar,
 and the return a trade entered at the next bar's open would have made.
 
-Used by the tests and by ``python -m lifthouse.sample.verify <data_dir>`` (a summary table).
+Used by the tests and by ``python -m lifthouse.data.sample.verify <data_dir>`` (a summary table).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lifthouse import raw
-from lifthouse.sample.generator import GroundTruth
-from lifthouse.sample.stats import vacuum_flags
+from lifthouse.data import raw
+from lifthouse.data.sample.generator import GroundTruth
+from lifthouse.data.sample.stats import vacuum_flags
 
 DAY = 1440
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.signal import lfilter
 
-from lifthouse.sample.params import MODEL, VOL_PROFILE, VOLUME_PROFILE, ModelParams
+from lifthouse.data.sample.params import MODEL, VOL_PROFILE, VOLUME_PROFILE, ModelParams
 
 
 def rng_for(seed: int, *keys: int) -> np.random.Generator:

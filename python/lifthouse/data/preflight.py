@@ -4,7 +4,7 @@ For every symbol and raw dataset it counts, over the window plus its lookback bu
 (``[start - lookback_days, end)``, UTC), the time slots expected and present (minutes for 1m
 klines, 8h settlements for funding, 5m slots for open interest, days with any forced order for
 liquidations), the longest gap and the first/last stamp. Required datasets
-(:data:`lifthouse.raw.REQUIRED_DATASETS`) that are missing or below ``min_coverage`` are errors
+(:data:`lifthouse.data.raw.REQUIRED_DATASETS`) that are missing or below ``min_coverage`` are errors
 and come with the ``lifthouse ingest`` command that would fill them; missing optional datasets
 are warnings that name what the run will lack.
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from lifthouse.raw import (DATASETS, REQUIRED_DATASETS, damaged_file_error, normalize_symbol,
+from lifthouse.data.raw import (DATASETS, REQUIRED_DATASETS, damaged_file_error, normalize_symbol,
                            resolve_data_dir)
 
 DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")

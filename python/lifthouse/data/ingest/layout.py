@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from lifthouse.raw import DATASETS, RawDataError, normalize_symbol
+from lifthouse.data.raw import DATASETS, RawDataError, normalize_symbol
 
 
 @dataclass(frozen=True)

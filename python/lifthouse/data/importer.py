@@ -2,7 +2,7 @@
 
 Reads Parquet, CSV or Feather (ccxt / freqtrade caches, Binance-style exports), maps column names
 to Binance names, converts the time column to naive UTC microseconds, and hands the rows to
-:func:`lifthouse.raw.write_dataset`. Every input file is read and checked before anything is
+:func:`lifthouse.data.raw.write_dataset`. Every input file is read and checked before anything is
 written, so a bad file leaves ``data/raw`` untouched. Anything that cannot be mapped is an error
 naming the file and the fix.
 """
@@ -22,7 +22,7 @@ import pyarrow.csv as pacsv
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
-from lifthouse.raw import (
+from lifthouse.data.raw import (
     DATASETS,
     RawDataError,
     normalize_symbol,
@@ -303,10 +303,10 @@ def import_files(paths: list[Path], dataset: str, *, data_dir: Path, symbol: str
                  allow_unsorted: bool = False, ignore: set[str] | None = None,
                  waive: frozenset[str] | set[str] = frozenset(), log=print) -> list:
     """Read and check every file, then write. Returns the write reports. ``waive``: checks of
-    :data:`lifthouse.raw.WAIVERS` to skip (the --allow-* flags)."""
+    :data:`lifthouse.data.raw.WAIVERS` to skip (the --allow-* flags)."""
     if dataset not in DATASETS:
         raise RawDataError(f"unknown dataset {dataset!r}", hint=f"choose one of {sorted(DATASETS)}")
-    from lifthouse.raw import conform, validate
+    from lifthouse.data.raw import conform, validate
 
     loaded = []
     for path in paths:

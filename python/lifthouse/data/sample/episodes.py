@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from lifthouse.sample.market import CARRY_NAMES, CARRY_POS, rolling_rms, rolling_std
+from lifthouse.data.sample.market import CARRY_NAMES, CARRY_POS, rolling_rms, rolling_std
 
 DAY = 1440
 SPACING_MIN = 300            # minutes between two episodes of one symbol (> longest horizon)

@@ -7,10 +7,10 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from lifthouse.ingest.download import RetryPolicy
-from lifthouse.ingest.layout import ALIASES, DEFAULT_BASE_URL, SOURCES, parse_datasets, parse_symbols
-from lifthouse.ingest.pipeline import ingest
-from lifthouse.raw import RawDataError, resolve_data_dir, warn_if_sample_dir
+from lifthouse.data.ingest.download import RetryPolicy
+from lifthouse.data.ingest.layout import ALIASES, DEFAULT_BASE_URL, SOURCES, parse_datasets, parse_symbols
+from lifthouse.data.ingest.pipeline import ingest
+from lifthouse.data.raw import RawDataError, resolve_data_dir, warn_if_sample_dir
 
 
 def parse_date(text: str) -> dt.date:

@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from lifthouse.ingest.layout import Archive, contract_usd
-from lifthouse.raw import RawDataError
+from lifthouse.data.ingest.layout import Archive, contract_usd
+from lifthouse.data.raw import RawDataError
 
 KLINE_COLUMNS = ["open_time", "open", "high", "low", "close", "volume", "close_time",
                  "quote_volume", "count", "taker_buy_volume", "taker_buy_quote_volume", "ignore"]

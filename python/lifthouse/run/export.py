@@ -22,7 +22,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from lifthouse.raw import atomic_write_bytes, atomic_write_parquet
+from lifthouse.data.raw import atomic_write_bytes, atomic_write_parquet
 
 FLOAT_FORMAT = "%.10g"
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lifthouse.stats import bh_qvalues
+from lifthouse.research.stats import bh_qvalues
 
 VOL_STATES = ("vol_low", "vol_mid", "vol_high")
 CARRY_STATES = ("carry_pos", "carry_neutral", "carry_neg")
@@ -823,7 +823,7 @@ def lift_summary(plan: pd.DataFrame, trades: pd.DataFrame, lift: pd.DataFrame,
     phase-2 status), roll-ups, fallback rates and sanity checks, with the stable column set
     SUMMARY_COLUMNS, ordered by (row_type in ROW_TYPES order, row_key) and numbered by row_num.
     No rounding."""
-    from lifthouse.sanity import sanity_checks
+    from lifthouse.research.sanity import sanity_checks
 
     cand = verdicts(lift, params)
     zero = zero_lift_event_types(lift)

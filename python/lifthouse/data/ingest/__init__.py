@@ -2,12 +2,12 @@
 
 ``ingest(...)`` plans the monthly/daily zip archives for a window, downloads each with bounded
 retries, verifies it against its ``.CHECKSUM``, parses the CSV and writes through
-:func:`lifthouse.raw.write_dataset`. See ``docs/ingest.md``.
+:func:`lifthouse.data.raw.write_dataset`. See ``docs/ingest.md``.
 """
 
-from lifthouse.ingest.download import FetchError, NotFound, RetryPolicy
-from lifthouse.ingest.layout import DEFAULT_BASE_URL, SOURCES, Archive, parse_datasets, plan
-from lifthouse.ingest.pipeline import ArchiveResult, IngestReport, ingest
+from lifthouse.data.ingest.download import FetchError, NotFound, RetryPolicy
+from lifthouse.data.ingest.layout import DEFAULT_BASE_URL, SOURCES, Archive, parse_datasets, plan
+from lifthouse.data.ingest.pipeline import ArchiveResult, IngestReport, ingest
 
 __all__ = [
     "Archive", "ArchiveResult", "DEFAULT_BASE_URL", "FetchError", "IngestReport", "NotFound",

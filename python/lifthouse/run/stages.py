@@ -34,11 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
-from lifthouse.dbt import REPO_ROOT, run_dbt
-from lifthouse.export import (ExportLayout, WarehouseError, WarehouseLockedError, connect,
+from lifthouse.run.dbt import REPO_ROOT, run_dbt
+from lifthouse.run.export import (ExportLayout, WarehouseError, WarehouseLockedError, connect,
                               export_run, is_lock_error, lock_message, phase2_counts)
-from lifthouse.manifest import run_status, write_manifest
-from lifthouse.raw import (DATASETS, GENERATED, RawDataError, file_origins, list_files,
+from lifthouse.run.manifest import run_status, write_manifest
+from lifthouse.data.raw import (DATASETS, GENERATED, RawDataError, file_origins, list_files,
                            normalize_symbol, resolve_data_dir)
 
 STAGES = ("preflight", "build", "export", "report", "manifest")
@@ -267,17 +267,17 @@ class RunLog:
 
 
 # --------------------------------------------------------------------------------------------
-# stage 1: preflight (adapters to lifthouse.preflight / lifthouse.ingest / lifthouse.sample)
+# stage 1: preflight (adapters to lifthouse.data.preflight / lifthouse.data.ingest / lifthouse.data.sample)
 
 
 def check_coverage(cfg: RunConfig):
-    from lifthouse.preflight import check_coverage as cc
+    from lifthouse.data.preflight import check_coverage as cc
 
     return cc(cfg.data_dir, cfg.symbols, cfg.start_date, cfg.end_date, cfg.lookback_days)
 
 
 def fill_by_ingest(cfg: RunConfig, log: RunLog) -> None:
-    from lifthouse.ingest import ingest, parse_datasets
+    from lifthouse.data.ingest import ingest, parse_datasets
 
     funding_days = int(cfg.extra_vars.get("funding_lookback_days", 30))
     start = cfg.start_date - dt.timedelta(days=cfg.lookback_days)
@@ -297,7 +297,7 @@ def fill_by_ingest(cfg: RunConfig, log: RunLog) -> None:
 
 
 def fill_by_generate(cfg: RunConfig, log: RunLog) -> None:
-    from lifthouse.sample import generate
+    from lifthouse.data.sample import generate
 
     seed = cfg.sample_seed if cfg.sample_seed is not None else DEFAULT_SAMPLE_SEED
     log(f"generate the sample market (seed {seed}): {','.join(cfg.symbols)} "
@@ -316,7 +316,7 @@ def fill_by_generate(cfg: RunConfig, log: RunLog) -> None:
 def sample_present(cfg: RunConfig) -> bool:
     """True when ``cfg.data_dir`` already holds the sample this run would generate (its
     ground truth records the same seed, symbols, window and generator version)."""
-    from lifthouse.sample.generator import GENERATOR_VERSION, TRUTH_DIR, TRUTH_FILE
+    from lifthouse.data.sample.generator import GENERATOR_VERSION, TRUTH_DIR, TRUTH_FILE
 
     path = cfg.data_dir / TRUTH_DIR / TRUTH_FILE
     if not path.exists():
@@ -373,7 +373,7 @@ def legacy_sample_files(data_dir: Path) -> set[Path]:
     """Files a sample generator wrote before origins were recorded: the symbols and months its
     ground truth (``_sample/ground_truth.json``) names. Only files without a recorded origin are
     judged by this."""
-    from lifthouse.sample.generator import SAMPLE_DATASETS, TRUTH_DIR, TRUTH_FILE
+    from lifthouse.data.sample.generator import SAMPLE_DATASETS, TRUTH_DIR, TRUTH_FILE
 
     try:
         doc = json.loads((Path(data_dir) / TRUTH_DIR / TRUTH_FILE).read_text())
@@ -466,7 +466,7 @@ def stage_export(cfg: RunConfig, log: RunLog):
 
 
 def report_meta(cfg: RunConfig):
-    from lifthouse.report import DEFAULT_MIN_DAYS, DEFAULT_MIN_N, ReportMeta
+    from lifthouse.run.report.markdown import DEFAULT_MIN_DAYS, DEFAULT_MIN_N, ReportMeta
 
     vars_ = effective_vars(cfg)
     alpha = vars_.get("lift_alpha")
@@ -482,7 +482,7 @@ def report_meta(cfg: RunConfig):
 
 
 def stage_report(cfg: RunConfig, log: RunLog) -> dict[str, Path]:
-    from lifthouse.report import answers, load_inputs, write_report
+    from lifthouse.run.report.markdown import answers, load_inputs, write_report
 
     inputs = load_inputs(cfg.layout)
     meta = report_meta(cfg)
@@ -497,7 +497,7 @@ def stage_report(cfg: RunConfig, log: RunLog) -> dict[str, Path]:
 def stage_manifest(cfg: RunConfig, log: RunLog, run_results: dict,
                    outputs: dict[str, Path]) -> dict:
     """Build the manifest (written by run_pipeline once this stage's own time is known)."""
-    from lifthouse.manifest import build_manifest
+    from lifthouse.run.manifest import build_manifest
 
     lay = cfg.layout
     return build_manifest(

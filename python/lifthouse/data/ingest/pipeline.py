@@ -8,7 +8,7 @@ State lives in ``<data_dir>/_ingest/``:
 - ``tmp/``: downloads in flight (removed on success and failure).
 
 Downloads run in a small thread pool; writes happen one at a time in the calling thread through
-:func:`lifthouse.raw.write_dataset` (validate, merge, atomic rename, identical rows = no write).
+:func:`lifthouse.data.raw.write_dataset` (validate, merge, atomic rename, identical rows = no write).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from typing import TextIO
 
 import pyarrow as pa
 
-from lifthouse.ingest.download import FetchError, NotFound, RetryPolicy, fetch, parse_checksum
-from lifthouse.ingest.layout import (
+from lifthouse.data.ingest.download import FetchError, NotFound, RetryPolicy, fetch, parse_checksum
+from lifthouse.data.ingest.layout import (
     DEFAULT_BASE_URL,
     Archive,
     daily_archives,
@@ -37,8 +37,8 @@ from lifthouse.ingest.layout import (
     parse_symbols,
     plan,
 )
-from lifthouse.ingest.parse import read_archive
-from lifthouse.raw import REQUIRED_DATASETS, RawDataError, atomic_write_bytes, write_dataset
+from lifthouse.data.ingest.parse import read_archive
+from lifthouse.data.raw import REQUIRED_DATASETS, RawDataError, atomic_write_bytes, write_dataset
 
 STATE_DIR = "_ingest"
 

@@ -5,7 +5,7 @@ report can be regenerated while the warehouse is locked. Rendering is pure (fram
 figures use matplotlib's Agg backend with fixed metadata so the PNGs are reproducible.
 
 The answers are rendered, never decided, here: they come from the row_type 'question' rows of
-``lift_summary`` (one verdict per question, decided by ``lifthouse.lift.question_rows``), mapped
+``lift_summary`` (one verdict per question, decided by ``lifthouse.research.lift.question_rows``), mapped
 improves -> yes, hurts -> no, inconclusive -> inconclusive.
 """
 
@@ -19,9 +19,9 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-from lifthouse.export import ExportLayout
-from lifthouse.raw import atomic_write_bytes
-from lifthouse.lift import FALLBACK_QUESTION_ID
+from lifthouse.run.export import ExportLayout
+from lifthouse.data.raw import atomic_write_bytes
+from lifthouse.research.lift import FALLBACK_QUESTION_ID
 
 DEFAULT_MIN_N = 10      # dbt var lift_min_n
 DEFAULT_MIN_DAYS = 5    # dbt var lift_min_days

@@ -1,6 +1,6 @@
 """docs/vars.md, generated from the ``vars:`` block of dbt_project.yml (names, defaults, comments).
 
-``python -m lifthouse.varsdoc`` rewrites docs/vars.md; ``--check`` exits 1 when it is stale
+``python -m lifthouse.run.varsdoc`` rewrites docs/vars.md; ``--check`` exits 1 when it is stale
 (tests/python/test_varsdoc.py runs the same check in ``make test``).
 
 Reading rules for the ``vars:`` block: a ``# --- title ---`` line starts a section; comment
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from lifthouse.dbt import REPO_ROOT
+from lifthouse.run.dbt import REPO_ROOT
 
 PROJECT_FILE = REPO_ROOT / "dbt_project.yml"
 DOC_FILE = REPO_ROOT / "docs" / "vars.md"
@@ -91,7 +91,7 @@ def render(text: str) -> str:
     out = [
         "# Vars",
         "",
-        "<!-- Generated from dbt_project.yml by `python -m lifthouse.varsdoc`; do not edit by hand",
+        "<!-- Generated from dbt_project.yml by `python -m lifthouse.run.varsdoc`; do not edit by hand",
         "     (tests/python/test_varsdoc.py fails when this file is stale). -->",
         "",
         "Every run parameter and threshold is a dbt var, declared with its default in the `vars:`",
@@ -112,14 +112,14 @@ def render(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lifthouse.varsdoc", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m lifthouse.run.varsdoc", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true",
                         help="exit 1 when docs/vars.md differs from what dbt_project.yml gives")
     args = parser.parse_args(argv)
     expected = render(PROJECT_FILE.read_text())
     if args.check:
         if not DOC_FILE.exists() or DOC_FILE.read_text() != expected:
-            print(f"{DOC_FILE} is stale: run `python -m lifthouse.varsdoc`", file=sys.stderr)
+            print(f"{DOC_FILE} is stale: run `python -m lifthouse.run.varsdoc`", file=sys.stderr)
             return 1
         return 0
     DOC_FILE.write_text(expected)

@@ -2,7 +2,7 @@
 
 ``generate(data_dir, seed=7, null=False, symbols=..., start=..., end=..., lookback_days=7)``
 writes um_klines_1m, spot_klines_1m, um_funding_rate, um_open_interest_5m and um_liquidations
-through :func:`lifthouse.raw.write_dataset`, plus ``<data_dir>/_sample/ground_truth.json`` (the
+through :func:`lifthouse.data.raw.write_dataset`, plus ``<data_dir>/_sample/ground_truth.json`` (the
 planted episodes and hypotheses). Memory is bounded by one month of one symbol plus a 7-day
 history buffer per symbol.
 """
@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from lifthouse import raw
-from lifthouse.sample import episodes as ep
-from lifthouse.sample import market as mk
-from lifthouse.sample.params import (DEFAULT_SYMBOLS, MINUTES_PER_DAY, MODEL, SymbolParams,
+from lifthouse.data import raw
+from lifthouse.data.sample import episodes as ep
+from lifthouse.data.sample import market as mk
+from lifthouse.data.sample.params import (DEFAULT_SYMBOLS, MINUTES_PER_DAY, MODEL, SymbolParams,
                                      symbol_key, symbol_params)
 
 GENERATOR_VERSION = "3"  # 3: files record their origin (raw.ORIGIN_KEY)
@@ -66,7 +66,7 @@ class GroundTruth:
 
     def to_dict(self) -> dict:
         return {
-            "generator": "lifthouse.sample", "generator_version": self.generator_version,
+            "generator": "lifthouse.data.sample", "generator_version": self.generator_version,
             "params": self.params(), "seed": self.seed, "null": self.null,
             "symbols": self.symbols, "window": {"start": self.start, "end": self.end,
                                                  "lookback_days": self.lookback_days,
