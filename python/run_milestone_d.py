@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # works without `pip install -e .`
 
-from lifthouse.run.stages import add_run_arguments, run_run  # noqa: E402
+from lifthouse.run.command import add_run_arguments, run_run  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

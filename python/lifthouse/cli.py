@@ -7,7 +7,7 @@ import argparse
 import importlib
 import sys
 
-from lifthouse.data.raw import RawDataError
+from lifthouse.data.schema import RawDataError
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -15,8 +15,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sample": ("lifthouse.data.sample.cli", "generate the embedded default market (synthetic, planted effects)"),
     "ingest": ("lifthouse.data.ingest.cli", "download Binance public-archive data into the raw layout"),
     "preflight": ("lifthouse.data.preflight", "check data coverage for a run window before building"),
-    "run": ("lifthouse.run.stages", "the Milestone D run: preflight, dbt build, exports, report"),
-    "demo": ("lifthouse.run.stages", "generate the sample market and run Milestone D on it"),
+    "run": ("lifthouse.run.command", "the Milestone D run: preflight, dbt build, exports, report"),
+    "demo": ("lifthouse.run.command", "generate the sample market and run Milestone D on it"),
 }
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lifthouse.research.backtest import Costs, Split, assign_block, run_backtest
+from lifthouse.research.backtest import Costs, run_backtest
+from lifthouse.research.split import Split, assign_block
 from lifthouse.research.stats import candidate_statistics
 
 T0 = pd.Timestamp("2025-01-01 00:00")
@@ -52,7 +53,7 @@ def no_funding() -> pd.DataFrame:
                          "funding_rate": pd.Series(dtype=float)})
 
 
-SPLIT = Split(T0, T0 + 600 * MIN, discovery_fraction=0.5, embargo_minutes=60)
+SPLIT = Split(T0, T0 + 600 * MIN, phase2_discovery_fraction=0.5, phase2_embargo_minutes=60)
 
 
 def bt(events, candidates, bars=None, funding=None, costs=NO_COSTS, split=SPLIT):
@@ -76,7 +77,7 @@ def test_entry_at_next_open_exit_at_horizon_last_close():
 
 
 def test_fees_and_slippage_on_both_legs():
-    tr = bt([ev(1, 10)], [cand()], costs=Costs(fee_bps_per_side=2.0, slippage_bps_per_side=0.7))
+    tr = bt([ev(1, 10)], [cand()], costs=Costs(phase2_fee_bps_per_side=2.0, phase2_slippage_bps_per_side=0.7))
     row = tr.iloc[0]
     assert row.fee_bps == pytest.approx(4.0)
     assert row.slippage_bps == pytest.approx(1.4)
@@ -223,7 +224,7 @@ def test_explicit_scope_symbols_restricts_pooled():
 
 def test_block_assignment_with_embargo():
     # window 600 min, discovery 50% -> [0, 300), embargo 60 -> [300, 360), holdout [360, 600)
-    split = Split(T0, T0 + 600 * MIN, discovery_fraction=0.5, embargo_minutes=60)
+    split = Split(T0, T0 + 600 * MIN, phase2_discovery_fraction=0.5, phase2_embargo_minutes=60)
     entries = pd.DatetimeIndex(T0 + np.array([0, 299, 300, 359, 360, 599]) * MIN)
     blocks = assign_block(entries.to_numpy("datetime64[us]").astype(np.int64), split)
     assert blocks.tolist() == ["discovery", "discovery", "embargo", "embargo",
@@ -255,9 +256,9 @@ def reference_backtest(events, bars, funding, cands, costs, split):
           if not r.is_gap}
     end = bars.groupby("symbol").open_time.max() + MIN
     rows = []
-    start, stop = split.window_start, split.window_end
-    disc_end = start + (stop - start) * split.discovery_fraction
-    hold_start = disc_end + pd.Timedelta(minutes=split.embargo_minutes)
+    start, stop = split.start_date, split.end_date
+    disc_end = start + (stop - start) * split.phase2_discovery_fraction
+    hold_start = disc_end + pd.Timedelta(minutes=split.phase2_embargo_minutes)
     for c in cands.itertuples():
         mult = 1 if c.direction_rule == "follow" else -1
         syms = sorted(events.symbol.unique()) if c.symbol_scope == "pooled" else [c.symbol_scope]
@@ -289,7 +290,7 @@ def reference_backtest(events, bars, funding, cands, costs, split):
                     gross = side * (px[(s, exit_bar)][1] / px[(s, entry)][0] - 1) * 1e4
                     f = funding[(funding.symbol == s) & (funding.funding_time > entry)
                                 & (funding.funding_time < exit_bar + MIN)]
-                    net = (gross - 2 * costs.fee_bps_per_side - 2 * costs.slippage_bps_per_side
+                    net = (gross - 2 * costs.phase2_fee_bps_per_side - 2 * costs.phase2_slippage_bps_per_side
                            - side * f.funding_rate.sum() * 1e4)
                 block = ("discovery" if entry < disc_end else
                          "embargo" if entry < hold_start else "holdout")
@@ -333,7 +334,7 @@ def test_matches_reference_loop_on_random_market():
                           for sc in [*symbols, "pooled"]
                           for v, cy in [(None, None), ("vol_high", None), (None, "carry_neg"),
                                         ("vol_low", "carry_pos")]])
-    split = Split(T0, T0 + n * MIN, discovery_fraction=0.6, embargo_minutes=240)
+    split = Split(T0, T0 + n * MIN, phase2_discovery_fraction=0.6, phase2_embargo_minutes=240)
     costs = Costs(4.5, 1.5)
     got = run_backtest(events, bars, funding, cands, costs, split)
     ref = reference_backtest(events, bars, funding, cands, costs, split)

@@ -152,7 +152,7 @@ def test_a_yaml_beside_each_intermediate_and_report_model(manifest):
 def test_python_models_read_vars_under_their_own_names(manifest):
     """Every dbt.config.get key of a Python model is a var of dbt_project.yml or a dbt config:
     the var reaches Python under the name it has in dbt_project.yml (macros/python_model_config.sql)."""
-    from lifthouse.run.stages import project_vars
+    from lifthouse.run.config import project_vars
 
     vars_ = set(project_vars())
     python_models = {uid: n for uid, n in models(manifest).items() if n["language"] == "python"}

@@ -14,7 +14,8 @@ import pytest
 
 from lifthouse.cli import main as cli_main
 from lifthouse.data.importer import import_files, symbol_from_filename
-from lifthouse.data.raw import RawDataError, read_dataset
+from lifthouse.data.raw import read_dataset
+from lifthouse.data.schema import RawDataError
 
 T0 = pd.Timestamp("2025-01-31 23:50:00")  # straddles a month boundary on purpose
 

@@ -25,7 +25,8 @@ import pytest
 from lifthouse.cli import main as cli_main
 from lifthouse.data.ingest import RetryPolicy, ingest
 from lifthouse.data.ingest.layout import make_archive
-from lifthouse.data.raw import RawDataError, read_dataset
+from lifthouse.data.raw import read_dataset
+from lifthouse.data.schema import RawDataError
 
 FAST = RetryPolicy(attempts=3, backoff_base=0.01, timeout=5.0)
 TODAY = dt.date(2025, 8, 1)

@@ -11,7 +11,7 @@ import pytest
 from lifthouse.data.ingest.download import FetchError, parse_checksum
 from lifthouse.data.ingest.layout import make_archive, parse_datasets, parse_symbols, plan
 from lifthouse.data.ingest.parse import read_archive
-from lifthouse.data.raw import RawDataError
+from lifthouse.data.schema import RawDataError
 
 D = dt.date
 

@@ -13,7 +13,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lifthouse.research import lift as L
+from lifthouse.research.bootstrap import bootstrap_p, day_draws, minimum_detectable_lift, row_rng, row_seed
+from lifthouse.research.lift import candidate_lift
+from lifthouse.research.multiple_testing import holm_adjust
+from lifthouse.research.params import LiftParams
+from lifthouse.research.promotion import fallback_rates
+from lifthouse.research.questions import FALLBACK_QUESTION, QUESTION_COLUMNS, question_rows
+from lifthouse.research.rollups import ROLLUP_COLUMNS, edge_rules, rollups
+from lifthouse.research.states import state_masks
+from lifthouse.research.summary import ROW_TYPES, SUMMARY_COLUMNS, lift_summary
+from lifthouse.research.verdicts import verdicts
 
 VOL = ("vol_low", "vol_mid", "vol_high")
 CARRY = ("carry_pos", "carry_neutral", "carry_neg")
@@ -85,7 +94,7 @@ def backtest(plan: pd.DataFrame, events: pd.DataFrame, gross, broken_filter=Fals
         if c.symbol_scope != "pooled":
             ev = ev.loc[ev["symbol"] == c.symbol_scope]
         if not broken_filter:
-            m, _ = L.state_masks(ev["vol_regime"].to_numpy(object),
+            m, _ = state_masks(ev["vol_regime"].to_numpy(object),
                                  ev["carry_state"].to_numpy(object),
                                  c.vol_condition, c.carry_condition)
             ev = ev.loc[m]
@@ -121,7 +130,7 @@ def make_world(n_days=40, per_day=6, seed=1, gross=null_gross, broken_filter=Fal
     return plan, backtest(plan, ev, gross, broken_filter=broken_filter, n_days=n_days), ev
 
 
-FAST = L.LiftParams(n_boot=400)
+FAST = LiftParams(n_boot=400)
 
 
 # --------------------------------------------------------------------------------------------
@@ -155,7 +164,7 @@ def test_means_complement_and_warmup_on_hand_built_case():
     trades["symbol"] = "BTCUSDT"
     trades["carry_state"] = "carry_pos"
     trades["block"] = "discovery"
-    out = L.candidate_lift(plan, trades, FAST)
+    out = candidate_lift(plan, trades, FAST)
     assert len(out) == 1
     r = out.iloc[0]
     assert (r.n_cond, r.n_twin, r.n_complement, r.n_boot_days) == (2, 4, 1, 3)
@@ -168,26 +177,26 @@ def test_means_complement_and_warmup_on_hand_built_case():
 
 
 def test_row_seed_is_stable_and_key_dependent():
-    assert L.row_seed("abc", 1) == L.row_seed("abc", 1)
-    assert L.row_seed("abc", 1) != L.row_seed("abd", 1)
-    assert L.row_seed("abc", 1) != L.row_seed("abc", 2)
+    assert row_seed("abc", 1) == row_seed("abc", 1)
+    assert row_seed("abc", 1) != row_seed("abd", 1)
+    assert row_seed("abc", 1) != row_seed("abc", 2)
     # a fixed value: the seed must not depend on the process (no Python hash())
     import hashlib
-    assert L.row_seed("abc", 1) == int.from_bytes(hashlib.sha256(b"1|abc").digest()[:8], "big")
+    assert row_seed("abc", 1) == int.from_bytes(hashlib.sha256(b"1|abc").digest()[:8], "big")
 
 
 def test_day_draws_are_multinomial_counts():
-    w = L.day_draws(L.row_rng("k", 7), 13, 500)
+    w = day_draws(row_rng("k", 7), 13, 500)
     assert w.shape == (500, 13)
     assert np.all(w.sum(axis=1) == 13)
     assert abs(w.mean() - 1.0) < 0.05
 
 
 def test_bootstrap_p_two_sided_with_plus_one():
-    assert L.bootstrap_p(np.zeros(99)) == 1.0
-    assert L.bootstrap_p(np.ones(99)) == pytest.approx(2 / 100)
+    assert bootstrap_p(np.zeros(99)) == 1.0
+    assert bootstrap_p(np.ones(99)) == pytest.approx(2 / 100)
     d = np.r_[-np.ones(9), np.ones(90)]
-    assert L.bootstrap_p(d) == pytest.approx(2 * 10 / 100)
+    assert bootstrap_p(d) == pytest.approx(2 * 10 / 100)
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,33 +210,33 @@ def world():
 
 def test_bootstrap_is_deterministic_bytes(world):
     plan, trades, _ = world
-    a = L.candidate_lift(plan, trades, FAST)
-    b = L.candidate_lift(plan, trades, FAST)
+    a = candidate_lift(plan, trades, FAST)
+    b = candidate_lift(plan, trades, FAST)
     pd.testing.assert_frame_equal(a, b, check_exact=True)
     assert a.to_csv(index=False).encode() == b.to_csv(index=False).encode()
-    sa = L.lift_summary(plan, trades, a, None, FAST)
-    sb = L.lift_summary(plan, trades, b, None, FAST)
+    sa = lift_summary(plan, trades, a, None, FAST)
+    sb = lift_summary(plan, trades, b, None, FAST)
     assert sa.to_csv(index=False).encode() == sb.to_csv(index=False).encode()
 
 
 def test_different_seed_gives_different_cis(world):
     plan, trades, _ = world
-    a = L.candidate_lift(plan, trades, FAST)
-    b = L.candidate_lift(plan, trades, L.LiftParams(n_boot=400, bootstrap_seed=99))
+    a = candidate_lift(plan, trades, FAST)
+    b = candidate_lift(plan, trades, LiftParams(n_boot=400, bootstrap_seed=99))
     pd.testing.assert_series_equal(a["lift_bps"], b["lift_bps"])   # points do not move
     assert (a["lift_ci_low"] != b["lift_ci_low"]).mean() > 0.9
 
 
 def test_row_order_independence(world):
     plan, trades, _ = world
-    a = L.candidate_lift(plan, trades, FAST)
+    a = candidate_lift(plan, trades, FAST)
     rng = np.random.default_rng(0)
     sp = plan.iloc[rng.permutation(len(plan))].reset_index(drop=True)
     st = trades.iloc[rng.permutation(len(trades))].reset_index(drop=True)
-    b = L.candidate_lift(sp, st, FAST)
+    b = candidate_lift(sp, st, FAST)
     pd.testing.assert_frame_equal(a, b, check_exact=True)
-    sa = L.lift_summary(plan, trades, a, None, FAST)
-    sb = L.lift_summary(sp, st, b, None, FAST)
+    sa = lift_summary(plan, trades, a, None, FAST)
+    sb = lift_summary(sp, st, b, None, FAST)
     assert sa.to_csv(index=False) == sb.to_csv(index=False)
 
 
@@ -240,7 +249,7 @@ def test_known_large_positive_lift_improves():
         base = np.where(ev["vol_regime"] == "vol_high", 50.0, -10.0) + COST
         return base + 0.5 * ev["noise"].to_numpy() / 20
     plan, trades, _ = make_world(seed=5, gross=gross)
-    out = L.verdicts(L.candidate_lift(plan, trades, FAST), FAST)
+    out = verdicts(candidate_lift(plan, trades, FAST), FAST)
     vh = out.loc[(out["condition"] == "vol_high") & (out["direction_rule"] == "follow")]
     assert len(vh) == 2
     assert (vh["verdict"] == "improves").all(), vh[["lift_bps", "lift_ci_low", "verdict_reason"]]
@@ -256,10 +265,10 @@ def test_known_large_positive_lift_improves():
 
 def test_broken_filter_gives_exact_zero_and_is_flagged():
     plan, trades, _ = make_world(seed=6, broken_filter=True)
-    lift = L.candidate_lift(plan, trades, FAST)
+    lift = candidate_lift(plan, trades, FAST)
     assert (lift["lift_bps"] == 0.0).all()
     assert (lift["n_cond"] == lift["n_twin"]).all()
-    s = L.lift_summary(plan, trades, lift, None, FAST)
+    s = lift_summary(plan, trades, lift, None, FAST)
     cand = s.loc[s["row_type"] == "candidate"]
     assert (cand["verdict"] == "inconclusive").all()
     assert cand["flag"].str.startswith("probable bug").all()
@@ -273,7 +282,7 @@ def test_broken_filter_gives_exact_zero_and_is_flagged():
 
 def test_tiny_n_is_inconclusive_with_reason():
     plan, trades, _ = make_world(n_days=4, per_day=1, seed=7)
-    out = L.verdicts(L.candidate_lift(plan, trades, FAST), FAST)
+    out = verdicts(candidate_lift(plan, trades, FAST), FAST)
     assert (out["verdict"] == "inconclusive").all()
     assert out["verdict_reason"].str.contains("min_n|min_days").all()
     assert out["lift_q_bh"].isna().all()        # not part of the BH family
@@ -282,8 +291,8 @@ def test_tiny_n_is_inconclusive_with_reason():
 def test_q_values_are_bh_over_eligible_rows(world):
     from statsmodels.stats.multitest import multipletests
     plan, trades, _ = world
-    out = L.verdicts(L.candidate_lift(plan, trades, FAST), FAST)
-    elig = (out["n_cond"] >= FAST.min_n) & (out["n_cond_days"] >= FAST.min_days)
+    out = verdicts(candidate_lift(plan, trades, FAST), FAST)
+    elig = (out["n_cond"] >= FAST.lift_min_n) & (out["n_cond_days"] >= FAST.lift_min_days)
     assert elig.sum() > 10
     ref = multipletests(out.loc[elig, "lift_p_value"], method="fdr_bh")[1]
     np.testing.assert_allclose(out.loc[elig, "lift_q_bh"], ref, rtol=1e-12)
@@ -293,7 +302,7 @@ def test_q_values_are_bh_over_eligible_rows(world):
 def test_null_coverage_day_clustered():
     """No true lift, strong day shocks and states constant within a day: the day-block CI must
     exclude 0 on each side in about alpha/2 of the candidates, not more."""
-    params = L.LiftParams(n_boot=400)
+    params = LiftParams(n_boot=400)
     ets = [f"E{i}" for i in range(12)]
     plan = make_plan(event_types=ets, horizons=(15,), combos=False)
     trades = []
@@ -301,15 +310,15 @@ def test_null_coverage_day_clustered():
         ev = make_events(n_days=40, per_day=8, seed=100 + i, event_type=et, day_states=True)
         trades.append(backtest(plan.loc[plan["event_type"] == et], ev, null_gross, n_days=40))
     trades = pd.concat(trades, ignore_index=True)
-    out = L.verdicts(L.candidate_lift(plan, trades, params), params)
-    out = out.loc[out["n_cond"] >= params.min_n]
+    out = verdicts(candidate_lift(plan, trades, params), params)
+    out = out.loc[out["n_cond"] >= params.lift_min_n]
     n = len(out)
     assert n >= 120
     above, below = (out["lift_ci_low"] > 0).mean(), (out["lift_ci_high"] < 0).mean()
     # alpha/2 = 0.025 per side; allow 3 binomial standard errors of sampling noise
-    bound = params.alpha / 2 + 3 * np.sqrt(params.alpha / 2 * (1 - params.alpha / 2) / n)
+    bound = params.lift_alpha / 2 + 3 * np.sqrt(params.lift_alpha / 2 * (1 - params.lift_alpha / 2) / n)
     assert above <= bound and below <= bound, (above, below, bound)
-    assert (out["verdict"] == "improves").mean() <= params.alpha / 2
+    assert (out["verdict"] == "improves").mean() <= params.lift_alpha / 2
 
 
 # --------------------------------------------------------------------------------------------
@@ -321,9 +330,9 @@ def test_rollup_uses_edge_rule_and_is_not_zero_by_construction():
         return (20.0 + np.where(ev["carry_state"] == "carry_pos", 25.0, 0.0)
                 + ev["noise"].to_numpy())
     plan, trades, _ = make_world(seed=8, gross=gross)
-    roll = L.rollups(plan, trades, FAST)
-    lift = L.candidate_lift(plan, trades, FAST)
-    edges = L.edge_rules(plan, trades)
+    roll = rollups(plan, trades, FAST)
+    lift = candidate_lift(plan, trades, FAST)
+    edges = edge_rules(plan, trades)
     assert (edges["edge_rule"] == "follow").all()
     r = roll.loc[(roll["row_type"] == "rollup") & (roll["condition"] == "carry_pos")].iloc[0]
     assert r["edge_rules"] == "h15:follow,h60:follow"
@@ -342,7 +351,7 @@ def test_edge_rule_is_chosen_on_discovery_only():
     def gross(ev, h):   # follow wins in discovery, fade wins (by more) in holdout
         return np.where(ev["day"] < 28, 15.0, -60.0) + ev["noise"].to_numpy()
     plan, trades, _ = make_world(seed=9, gross=gross)
-    edges = L.edge_rules(plan, trades)
+    edges = edge_rules(plan, trades)
     assert (edges["edge_rule"] == "follow").all()
     t = trades.loc[trades["trade_status"] == "traded"]
     whole = t.groupby("candidate_id")["net_bps"].mean()
@@ -357,10 +366,10 @@ def test_rollup_horizons_share_one_day_draw():
     ev = make_events(seed=10)
     plan = make_plan(horizons=(15, 16))   # near-identical horizons -> near-identical trades
     trades = backtest(plan, ev, gross)
-    roll = L.rollups(plan, trades, FAST)
+    roll = rollups(plan, trades, FAST)
     r = roll.loc[(roll["row_type"] == "rollup_rule") & (roll["condition"] == "vol_mid")
                  & (roll["direction_rule"] == "follow")].iloc[0]
-    lift = L.candidate_lift(plan, trades, FAST)
+    lift = candidate_lift(plan, trades, FAST)
     one = lift.loc[(lift["condition"] == "vol_mid") & (lift["direction_rule"] == "follow")]
     w_roll = r["lift_ci_high"] - r["lift_ci_low"]
     w_one = (one["lift_ci_high"] - one["lift_ci_low"]).mean()
@@ -379,13 +388,13 @@ def test_fallback_rates():
         event_type=["A", "A", "A", "A", "B", "B", "B"],
         status=["promoted", "promoted", "fallback", "rejected", "fallback", "rejected",
                 "insufficient_data"]))
-    fb = L.fallback_rates(res).set_index("scope")
+    fb = fallback_rates(res).set_index("scope")
     assert fb.loc["all", "n_promotions"] == 4
     assert fb.loc["all", "fallback_rate"] == pytest.approx(2 / 4)
     assert fb.loc["all", "fallback_rate_families"] == pytest.approx(2 / 3)
     assert fb.loc["event_type=A", "fallback_rate"] == pytest.approx(1 / 3)
     assert fb.loc["event_type=B", "fallback_rate"] == 1.0
-    none = L.fallback_rates(res.assign(status="rejected")).set_index("scope")
+    none = fallback_rates(res.assign(status="rejected")).set_index("scope")
     assert np.isnan(none.loc["all", "fallback_rate"])
     assert none.loc["all", "detail"].startswith("n/a")
 
@@ -396,16 +405,16 @@ def test_fallback_rates():
 
 def test_lift_summary_columns_keys_and_order(world):
     plan, trades, _ = world
-    lift = L.candidate_lift(plan, trades, FAST)
+    lift = candidate_lift(plan, trades, FAST)
     res = plan[["candidate_id", "family_id", "event_type"]].assign(
         status="rejected", status_reason="gate_q")
-    s = L.lift_summary(plan, trades, lift, res, FAST)
-    assert list(s.columns) == L.SUMMARY_COLUMNS
+    s = lift_summary(plan, trades, lift, res, FAST)
+    assert list(s.columns) == SUMMARY_COLUMNS
     assert not s.duplicated(["row_type", "row_key"]).any()
     assert s["row_key"].notna().all()
     assert list(s["row_num"]) == list(range(1, len(s) + 1))
-    assert set(s["row_type"]) == set(L.ROW_TYPES)
-    rank = s["row_type"].map({t: i for i, t in enumerate(L.ROW_TYPES)})
+    assert set(s["row_type"]) == set(ROW_TYPES)
+    rank = s["row_type"].map({t: i for i, t in enumerate(ROW_TYPES)})
     assert rank.is_monotonic_increasing
     cand = s.loc[s["row_type"] == "candidate"]
     assert len(cand) == plan["is_conditioned"].sum()
@@ -417,7 +426,7 @@ def test_speed_is_measured(world, capsys):
     """Timing is reported, not asserted (see docs/lift.md for the measured figure)."""
     plan, trades, _ = world
     t0 = time.perf_counter()
-    L.candidate_lift(plan, trades, L.LiftParams())
+    candidate_lift(plan, trades, LiftParams())
     dt = time.perf_counter() - t0
     with capsys.disabled():
         print(f"\n[lift] {plan['is_conditioned'].sum()} candidates x 2000 draws: {dt:.2f}s")
@@ -430,12 +439,12 @@ def test_speed_is_measured(world, capsys):
 def test_holm_adjust_matches_statsmodels():
     from statsmodels.stats.multitest import multipletests
     p = np.array([0.03, np.nan, 0.001, 0.2, 0.002, 0.03, 1.0])
-    got = L.holm_adjust(p)
+    got = holm_adjust(p)
     fin = np.isfinite(p)
     np.testing.assert_allclose(got[fin], multipletests(p[fin], method="holm")[1], rtol=1e-12)
     assert np.isnan(got[1])
     assert np.all(got[fin] >= p[fin])
-    assert np.isnan(L.holm_adjust(np.array([np.nan]))).all()
+    assert np.isnan(holm_adjust(np.array([np.nan]))).all()
 
 
 def _q_rollup(et, cond, lift, lo, hi, p, n=50, days=20, flag=None):
@@ -470,11 +479,11 @@ def test_question_rows_holm_verdicts_and_reasons():
                        ("Q7", "A", "carry_neg", "carry_neg A?"),
                        ("Q8", "A", "nope", "nope A?"),
                        ("Q9", "A", "carry_neutral", "only a rollup_rule row")],
-                      columns=L.QUESTION_COLUMNS)
+                      columns=QUESTION_COLUMNS)
     res = pd.DataFrame(dict(candidate_id=list("abc"), family_id=["f1", "f1", "f2"],
                             event_type="A", status=["promoted", "rejected", "fallback"]))
-    fb = L.fallback_rates(res).rename(columns={"scope": "row_key"})
-    out = L.question_rows(qs, roll, fb, plan, lift, L.LiftParams()).set_index("row_key")
+    fb = fallback_rates(res).rename(columns={"scope": "row_key"})
+    out = question_rows(qs, roll, fb, plan, lift, LiftParams()).set_index("row_key")
     assert list(out.index) == ["Q1", "Q2", "Q4", "Q5", "Q6", "Q7", "Q8", "Q9", "Q3"]
     assert (out["row_type"] == "question").all()
     # Holm over the 4 questions with enough data (Q1, Q2, Q4, Q5): 0.001, 0.03, 0.002, 0.9
@@ -504,7 +513,7 @@ def test_question_rows_holm_verdicts_and_reasons():
     assert "lift_q_bh" not in out.columns     # the exploratory BH q stays on the roll-up
     # Q3: the overall fallback promotion rate
     q3 = out.loc["Q3"]
-    assert q3["detail"] == L.FALLBACK_QUESTION and pd.isna(q3["verdict"])
+    assert q3["detail"] == FALLBACK_QUESTION and pd.isna(q3["verdict"])
     assert (q3["n_promoted"], q3["n_fallback"], q3["n_promotions"]) == (1, 1, 2)
     assert q3["fallback_rate"] == 0.5 and q3["verdict_reason"].startswith("fallback rate 50.0%")
 
@@ -513,25 +522,25 @@ def test_question_without_data_or_events_is_explicitly_inconclusive():
     plan = make_plan(event_types=("A", "B"), combos=False)
     lift = pd.DataFrame(dict(event_type=["A", "B"], n_twin=[0, 100]))
     qs = pd.DataFrame([("Q1", "A", "carry_pos", "?"), ("Q2", "C", "vol_high", "?")],
-                      columns=L.QUESTION_COLUMNS)
-    empty = pd.DataFrame(columns=L.ROLLUP_COLUMNS)
-    out = L.question_rows(qs, empty, pd.DataFrame(), plan, lift, L.LiftParams()
+                      columns=QUESTION_COLUMNS)
+    empty = pd.DataFrame(columns=ROLLUP_COLUMNS)
+    out = question_rows(qs, empty, pd.DataFrame(), plan, lift, LiftParams()
                           ).set_index("row_key")
     assert (out.loc[["Q1", "Q2"], "verdict"] == "inconclusive").all()
     assert "no traded A trades in this run" in out.loc["Q1", "verdict_reason"]
     assert "event type not in the candidate plan" in out.loc["Q2", "verdict_reason"]
     assert out.loc["Q3", "verdict_reason"] == "n/a: no fallback_rate row"
     with pytest.raises(ValueError, match="reserved"):
-        L.question_rows(pd.DataFrame([("Q3", "A", "vol_high", "?")], columns=L.QUESTION_COLUMNS),
-                        empty, pd.DataFrame(), plan, lift, L.LiftParams())
+        question_rows(pd.DataFrame([("Q3", "A", "vol_high", "?")], columns=QUESTION_COLUMNS),
+                        empty, pd.DataFrame(), plan, lift, LiftParams())
 
 
 def test_lift_summary_question_rows_come_first_and_match_rollups(world):
     plan, trades, _ = world
-    lift = L.candidate_lift(plan, trades, FAST)
+    lift = candidate_lift(plan, trades, FAST)
     qs = pd.DataFrame([("Q1", "EVT", "carry_pos", "a"), ("Q2", "EVT", "vol_high", "b")],
-                      columns=L.QUESTION_COLUMNS)
-    s = L.lift_summary(plan, trades, lift, None, FAST, qs)
+                      columns=QUESTION_COLUMNS)
+    s = lift_summary(plan, trades, lift, None, FAST, qs)
     assert list(s["row_key"].iloc[:3]) == ["Q1", "Q2", "Q3"]
     assert (s["row_type"].iloc[:3] == "question").all()
     roll = s.loc[s["row_type"] == "rollup"].set_index(["event_type", "condition"])
@@ -540,11 +549,11 @@ def test_lift_summary_question_rows_come_first_and_match_rollups(world):
         for c in ("lift_bps", "lift_ci_low", "lift_ci_high", "lift_p_value", "n_cond",
                   "n_cond_days", "edge_rules"):
             assert quest.loc[key, c] == roll.loc[("EVT", cond), c], (key, c)
-    ph = L.holm_adjust(quest.loc[["Q1", "Q2"], "lift_p_value"].to_numpy(dtype=float))
+    ph = holm_adjust(quest.loc[["Q1", "Q2"], "lift_p_value"].to_numpy(dtype=float))
     np.testing.assert_array_equal(quest.loc[["Q1", "Q2"], "lift_p_holm"].to_numpy(float), ph)
     assert s.loc[s["row_type"] != "question", "lift_p_holm"].isna().all()
     # without a questions table only the fallback-rate question is there
-    s0 = L.lift_summary(plan, trades, lift, None, FAST)
+    s0 = lift_summary(plan, trades, lift, None, FAST)
     assert list(s0.loc[s0["row_type"] == "question", "row_key"]) == ["Q3"]
 
 
@@ -552,12 +561,12 @@ def test_minimum_detectable_lift_from_the_ci():
     from scipy.stats import norm
 
     # a 95% CI of +-1.96 means se = 1: MDE = z_0.975 + z_0.8
-    mde = L.minimum_detectable_lift([-1.96], [1.96], 0.05)
+    mde = minimum_detectable_lift([-1.96], [1.96], 0.05)
     se = 1.96 / norm.ppf(0.975)
     assert mde[0] == pytest.approx(se * (norm.ppf(0.975) + norm.ppf(0.8)))
     # wider CI, proportionally larger MDE
-    assert L.minimum_detectable_lift([0.0], [8.0], 0.05)[0] == pytest.approx(
-        2 * L.minimum_detectable_lift([0.0], [4.0], 0.05)[0])
+    assert minimum_detectable_lift([0.0], [8.0], 0.05)[0] == pytest.approx(
+        2 * minimum_detectable_lift([0.0], [4.0], 0.05)[0])
 
 
 def test_promotion_lift_is_computed_on_discovery_only():
@@ -568,7 +577,7 @@ def test_promotion_lift_is_computed_on_discovery_only():
         vh = (ev["vol_regime"] == "vol_high").to_numpy()
         return np.where(vh & hold, 60.0, 0.0) + COST + 0.2 * ev["noise"].to_numpy()
     plan, trades, _ = make_world(seed=5, gross=gross)
-    out = L.candidate_lift(plan, trades, FAST).set_index("candidate_id")
+    out = candidate_lift(plan, trades, FAST).set_index("candidate_id")
     r = out.loc["EVT__vol_high__h15__follow__pooled"]
     t = trades.loc[trades["trade_status"] == "traded"]
 
@@ -588,5 +597,5 @@ def test_promotion_lift_is_computed_on_discovery_only():
     assert r.disc_lift_ci_low <= 0 <= r.disc_lift_ci_high
     assert r.hold_lift_bps > 30
     # deterministic
-    again = L.candidate_lift(plan, trades, FAST).set_index("candidate_id")
+    again = candidate_lift(plan, trades, FAST).set_index("candidate_id")
     pd.testing.assert_frame_equal(out, again)

@@ -16,7 +16,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from lifthouse.research import lift as L
+from lifthouse.research.lift import LIFT_COLUMNS, candidate_lift
+from lifthouse.research.params import LiftParams
+from lifthouse.research.questions import FALLBACK_QUESTION_ID, QUESTION_COLUMNS
+from lifthouse.research.summary import SUMMARY_COLUMNS
 from lifthouse.run.dbt import REPO_ROOT
 from test_lift import make_world
 
@@ -66,7 +69,7 @@ def session():
     trades = trades.assign(entry_price=1.0, gross_bps=0.0)
     # the real seed plus a question about the synthetic world's event type
     questions = pd.concat([pd.read_csv(QUESTIONS_SEED, dtype=str), pd.DataFrame(
-        [("Q9", "EVT", "vol_high", "Does vol_high improve EVT?")], columns=L.QUESTION_COLUMNS)])
+        [("Q9", "EVT", "vol_high", "Does vol_high improve EVT?")], columns=QUESTION_COLUMNS)])
     for name, df in (("candidate_plan", plan), ("phase2_trades", trades),
                      ("phase2_candidate_results", results), ("lift_questions", questions)):
         con.register(f"_{name}", df)
@@ -79,8 +82,8 @@ def test_models_run_and_materialise(session):
     con, plan, trades, results = session
     dbt = _FakeDbt(con, VARS)
     lift = _load("int_candidate_lift").model(dbt, con)
-    params = L.LiftParams(n_boot=300)
-    pd.testing.assert_frame_equal(lift, L.candidate_lift(plan, trades, params), check_exact=True)
+    params = LiftParams(n_boot=300)
+    pd.testing.assert_frame_equal(lift, candidate_lift(plan, trades, params), check_exact=True)
     con.register("_lift", lift)
     con.execute("create table int_candidate_lift as select * from _lift")
 
@@ -88,7 +91,7 @@ def test_models_run_and_materialise(session):
     con.register("_summary", summary)
     con.execute("create table lift_summary as select * from _summary")
     cols = [r[0] for r in con.execute("describe lift_summary").fetchall()]
-    assert cols == L.SUMMARY_COLUMNS
+    assert cols == SUMMARY_COLUMNS
     types = dict(con.execute("select column_name, column_type from (describe lift_summary)"
                              ).fetchall())
     assert types["check_ok"] == "BOOLEAN" and types["n_cond"] == "BIGINT"
@@ -107,7 +110,7 @@ def test_models_run_and_materialise(session):
 
 
 def test_yaml_documents_every_column():
-    expected = {"int_candidate_lift": L.LIFT_COLUMNS, "lift_summary": L.SUMMARY_COLUMNS}
+    expected = {"int_candidate_lift": LIFT_COLUMNS, "lift_summary": SUMMARY_COLUMNS}
     for name, cols in expected.items():
         doc = yaml.safe_load(YAML_FILES[name].read_text())
         m = {m["name"]: m for m in doc["models"]}[name]
@@ -123,8 +126,8 @@ def test_vars_block_defaults():
     v = proj["vars"]
     assert (v["bootstrap_seed"], v["n_boot"], v["lift_alpha"], v["lift_q_max"]) == \
         (20250101, 2000, 0.05, 0.10)
-    d = L.LiftParams()
-    assert (d.bootstrap_seed, d.n_boot, d.alpha, d.q_max, d.min_n, d.min_days) == \
+    d = LiftParams()
+    assert (d.bootstrap_seed, d.n_boot, d.lift_alpha, d.lift_q_max, d.lift_min_n, d.lift_min_days) == \
         (v["bootstrap_seed"], v["n_boot"], v["lift_alpha"], v["lift_q_max"],
          v["lift_min_n"], v["lift_min_days"])
 
@@ -141,11 +144,11 @@ def test_models_request_every_config_key_literally():
 
 def test_questions_seed_holds_the_spec_questions():
     q = pd.read_csv(QUESTIONS_SEED, dtype=str)
-    assert list(q.columns) == L.QUESTION_COLUMNS
+    assert list(q.columns) == QUESTION_COLUMNS
     assert q.set_index("question_id")[["event_type", "condition"]].to_dict("index") == {
         "Q1": {"event_type": "LIQUIDATION_CASCADE", "condition": "carry_pos"},
         "Q2": {"event_type": "liquidity_vacuum", "condition": "vol_high"}}
-    assert L.FALLBACK_QUESTION_ID not in set(q["question_id"])
+    assert FALLBACK_QUESTION_ID not in set(q["question_id"])
     doc = yaml.safe_load((REPO_ROOT / "seeds" / "_seeds.yml").read_text())
     seed = {m["name"]: m for m in doc["seeds"]}["lift_questions"]
-    assert [c["name"] for c in seed["columns"]] == L.QUESTION_COLUMNS
+    assert [c["name"] for c in seed["columns"]] == QUESTION_COLUMNS

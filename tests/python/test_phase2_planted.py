@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lifthouse.research.backtest import Costs, Split, run_backtest
+from lifthouse.research.backtest import Costs, run_backtest
+from lifthouse.research.split import Split
 from lifthouse.run.dbt import REPO_ROOT, run_dbt
 from lifthouse.research.promotion import Gates, build_candidate_results
 from lifthouse.research.stats import candidate_statistics
@@ -131,7 +132,7 @@ def test_truth_events_null_market_promotes_at_most_the_nominal_fdr(markets):
     eligible = results[results.gate_min_n]
     assert len(eligible) >= 50  # the check has something to bite on
     share = eligible.passes_gates.mean()
-    assert share <= GATES.q_max, eligible.loc[eligible.passes_gates, "candidate_id"].tolist()
+    assert share <= GATES.phase2_q_max, eligible.loc[eligible.passes_gates, "candidate_id"].tolist()
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +170,7 @@ def test_pipeline_null_market_promotes_at_most_the_nominal_fdr(pipelines):
     eligible = results[results.gate_min_n]
     assert len(eligible) >= 50
     promoted = eligible.status.isin(["promoted", "fallback"])
-    assert promoted.mean() <= GATES.q_max, eligible.loc[promoted, "candidate_id"].tolist()
+    assert promoted.mean() <= GATES.phase2_q_max, eligible.loc[promoted, "candidate_id"].tolist()
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lifthouse.research.lift import fallback_rates
+from lifthouse.research.promotion import fallback_rates
 from lifthouse.research.promotion import Gates, apply_gates, build_candidate_results
 
 GOOD = {"disc_n": 50, "disc_mean_bps": 5.0, "q_bh": 0.01, "q_by": 0.05, "hold_n": 20,
@@ -80,10 +80,10 @@ def test_fallback_when_no_conditioned_variant_promoted():
 def test_q_column_and_levels_are_configurable():
     rows = [row("c", "f", True, q_bh=0.04, q_by=0.2)]
     assert run(rows).loc["c", "status"] == "promoted"
-    strict = run(rows, Gates(q_column="q_by"))
+    strict = run(rows, Gates(phase2_q_column="q_by"))
     assert strict.loc["c", ["status", "status_reason"]].tolist() == ["rejected", "q>0.1"]
-    assert run(rows, Gates(q_max=0.01)).loc["c", "status_reason"] == "q>0.01"
-    assert run(rows, Gates(min_trades=60)).loc["c", "status"] == "insufficient_data"
+    assert run(rows, Gates(phase2_q_max=0.01)).loc["c", "status_reason"] == "q>0.01"
+    assert run(rows, Gates(phase2_min_trades=60)).loc["c", "status"] == "insufficient_data"
 
 
 def test_every_candidate_gets_exactly_one_status():
@@ -167,5 +167,5 @@ def test_promotion_lift_is_the_discovery_lift_and_holdout_lift_replicates():
         "promoted", "passes gates; discovery lift CI > 0; holdout lift > 0"]
     # the gate var: a looser replication threshold admits the negative holdout lift
     loose = run([row("hold_lift_neg", "f2", True, hold_lift_bps=-0.5)],
-                Gates(holdout_lift_min_bps=-1.0))
+                Gates(phase2_holdout_lift_min_bps=-1.0))
     assert loose.loc["hold_lift_neg", "status"] == "promoted"

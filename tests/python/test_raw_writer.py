@@ -17,7 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from lifthouse.data.importer import import_files
-from lifthouse.data.raw import RawDataError, read_dataset
+from lifthouse.data.raw import read_dataset
+from lifthouse.data.schema import RawDataError
 
 N_TRIALS = 10
 HALF = 20_000  # bars per half: ~14 days each, so both halves fall in January 2025
@@ -243,7 +244,7 @@ def test_a_symbol_that_contradicts_the_file_name_warns(tmp_path: Path):
 
 
 def test_atomically_written_files_honour_the_umask(tmp_path: Path):
-    from lifthouse.data.raw import atomic_write_bytes
+    from lifthouse.data.atomic import atomic_write_bytes
 
     old = os.umask(0o022)
     try:

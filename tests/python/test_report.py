@@ -8,7 +8,10 @@ import matplotlib.image as mpimg
 import pandas as pd
 import pytest
 
-from lifthouse.research import lift as L
+from lifthouse.research.lift import candidate_lift
+from lifthouse.research.params import LiftParams
+from lifthouse.research.questions import FALLBACK_QUESTION, QUESTION_COLUMNS
+from lifthouse.research.summary import lift_summary
 from lifthouse.run.report.markdown import (ReportInputs, ReportMeta, all_checks, answers, markdown_table,
                               render_markdown, write_report)
 
@@ -35,7 +38,7 @@ def question(key, et, cond, lift, lo, hi, verdict, reason, n=80, p=0.01, p_holm=
 
 def fallback_question(n_promoted, n_fallback, fam_promoted=1, fam_fallback=2):
     n = n_promoted + n_fallback
-    return dict(row_type="question", row_key="Q3", detail=L.FALLBACK_QUESTION,
+    return dict(row_type="question", row_key="Q3", detail=FALLBACK_QUESTION,
                 n_promoted=n_promoted, n_fallback=n_fallback, n_promotions=n,
                 fallback_rate=n_fallback / n if n else float("nan"),
                 n_families_promoted=fam_promoted, n_families_fallback=fam_fallback,
@@ -208,15 +211,15 @@ def test_report_answers_equal_lift_summary_question_rows():
     def gross(ev, h):   # carry_pos adds +30 bps to following; vol_high nothing
         return 15.0 + COST + (ev["carry_state"] == "carry_pos") * 30.0 + ev["noise"].to_numpy()
     plan, trades, _ = make_world(seed=41, gross=gross)
-    params = L.LiftParams(n_boot=300)
-    lift = L.candidate_lift(plan, trades, params)
+    params = LiftParams(n_boot=300)
+    lift = candidate_lift(plan, trades, params)
     qs = pd.DataFrame([("Q1", "EVT", "carry_pos", "Does carry_pos improve EVT?"),
                        ("Q2", "EVT", "vol_high", "Does vol_high improve EVT?"),
                        ("Q4", "OTHER", "vol_high", "Does vol_high improve OTHER?")],
-                      columns=L.QUESTION_COLUMNS)
+                      columns=QUESTION_COLUMNS)
     res = plan[["candidate_id", "family_id", "event_type"]].assign(
         status="rejected", status_reason="q>0.1")
-    ls = L.lift_summary(plan, trades, lift, res, params, qs)
+    ls = lift_summary(plan, trades, lift, res, params, qs)
     rows = ls.loc[ls["row_type"] == "question"].set_index("row_key")
     assert list(rows.index) == ["Q1", "Q2", "Q3", "Q4"]
     assert rows.loc["Q1", "verdict"] == "improves"            # the planted effect

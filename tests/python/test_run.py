@@ -13,8 +13,10 @@ import duckdb
 import pytest
 
 from lifthouse import cli
-from lifthouse.run.stages import (RunConfig, RunError, add_run_arguments, dbt_failure_message,
-                           effective_vars, parse_var)
+from lifthouse.run.command import add_run_arguments
+from lifthouse.run.config import RunConfig, effective_vars, parse_var
+from lifthouse.run.errors import RunError
+from lifthouse.run.stages import dbt_failure_message
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -144,7 +146,8 @@ def test_reproduce_commands_name_the_fill_and_the_run(tmp_path):
     import datetime as dt
 
     from lifthouse.data.raw import write_dataset
-    from lifthouse.run.stages import RunConfig, reproduce_commands
+    from lifthouse.run.config import RunConfig
+    from lifthouse.run.reproduce import reproduce_commands
 
     import pyarrow as pa
 
@@ -177,7 +180,8 @@ def test_reproduce_commands_say_an_ohlcv_only_run_imported_local_files(tmp_path)
     import pyarrow as pa
 
     from lifthouse.data.raw import write_dataset
-    from lifthouse.run.stages import RunConfig, klines_ohlcv_only, reproduce_commands
+    from lifthouse.run.config import RunConfig
+    from lifthouse.run.reproduce import klines_ohlcv_only, reproduce_commands
 
     raw = tmp_path / "raw"
     t = pa.array([dt.datetime(2025, 1, 1, 0, m) for m in range(3)], type=pa.timestamp("us"))

@@ -20,8 +20,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from lifthouse.run.dbt import run_dbt
-from lifthouse.run.export import (REPORT_TABLES, ExportLayout, WarehouseError, WarehouseLockedError,
-                              connect, csv_bytes, export_run, phase2_counts)
+from lifthouse.run.export import REPORT_TABLES, ExportLayout, csv_bytes, export_run, phase2_counts
+from lifthouse.run.warehouse import WarehouseError, WarehouseLockedError, connect
 
 CASC, VAC = "LIQUIDATION_CASCADE", "liquidity_vacuum"
 

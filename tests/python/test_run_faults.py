@@ -16,7 +16,11 @@ import pytest
 from lifthouse import cli
 from lifthouse.run.dbt import run_dbt
 from lifthouse.data.importer import import_files
-from lifthouse.run.stages import RunConfig, RunError, RunLog, reproduce_commands, run_pipeline
+from lifthouse.run.config import RunConfig
+from lifthouse.run.errors import RunError
+from lifthouse.run.log import RunLog
+from lifthouse.run.reproduce import reproduce_commands
+from lifthouse.run.stages import run_pipeline
 from lifthouse.data.sample import generate
 
 WINDOW = dict(start_date=dt.date(2025, 1, 3), end_date=dt.date(2025, 1, 5), lookback_days=1)

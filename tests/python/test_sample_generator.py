@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from lifthouse.data import raw
+from lifthouse.data.schema import DATASETS, RawDataError
 from lifthouse.cli import main as cli_main
 from lifthouse.data.sample import SAMPLE_DATASETS, GroundTruth, generate
 from lifthouse.data.sample.episodes import SPACING_MIN
@@ -83,9 +84,9 @@ def test_raw_layer_round_trip(gens):
             files = raw.list_files(d, ds, symbol)
             assert files, f"{ds}/{symbol} missing"
             for f in files:  # stored exactly in the dataset's schema
-                assert pq.read_schema(f).equals(raw.DATASETS[ds].schema, check_metadata=False)
+                assert pq.read_schema(f).equals(DATASETS[ds].schema, check_metadata=False)
             t = raw.read_dataset(d, ds, symbol)
-            assert t.schema.equals(raw.DATASETS[ds].schema)
+            assert t.schema.equals(DATASETS[ds].schema)
             # re-validating and re-writing the stored rows is accepted and changes nothing
             rep = raw.write_dataset(d, ds, symbol, t)
             assert rep.rows_added == 0 and not rep.files_written
@@ -139,7 +140,7 @@ def test_refuses_foreign_data_and_force_replaces(tmp_path):
     before = file_hashes(tmp_path)
     generate(tmp_path, seed=1, **kw)  # same generation again: same bytes
     assert file_hashes(tmp_path) == before
-    with pytest.raises(raw.RawDataError, match="fresh --data-dir"):
+    with pytest.raises(RawDataError, match="fresh --data-dir"):
         generate(tmp_path, seed=2, **kw)
     assert file_hashes(tmp_path) == before  # nothing touched
     generate(tmp_path, seed=2, force=True, **kw)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lifthouse.research import lift as L
+from lifthouse.research.lift import candidate_lift
+from lifthouse.research.params import LiftParams
+from lifthouse.research.rollups import rollups
 from lifthouse.research.sanity import partition_checks, sanity_checks
 from test_lift import backtest, make_events, make_plan, make_world, null_gross
 
@@ -52,8 +54,8 @@ def test_incomplete_partition_is_not_evaluated():
 
 def test_sanity_frame_on_correct_world_is_all_ok():
     plan, trades, _ = make_world(seed=24)
-    lift = L.candidate_lift(plan, trades, L.LiftParams(n_boot=100))
-    roll = L.rollups(plan, trades, L.LiftParams(n_boot=100))
+    lift = candidate_lift(plan, trades, LiftParams(n_boot=100))
+    roll = rollups(plan, trades, LiftParams(n_boot=100))
     s = sanity_checks(plan, trades, lift, roll)
     assert list(s.columns) == ["check", "scope", "value", "expected", "ok", "detail"]
     evaluated = s.loc[s["ok"].notna()]
@@ -68,7 +70,7 @@ def test_counts_per_symbol_match_trades():
     ev = make_events(seed=25)
     plan = make_plan(scopes=("BTCUSDT", "ETHUSDT", "pooled"), combos=False)
     trades = backtest(plan, ev, null_gross)
-    s = sanity_checks(plan, trades, L.candidate_lift(plan, trades, L.LiftParams(n_boot=50)))
+    s = sanity_checks(plan, trades, candidate_lift(plan, trades, LiftParams(n_boot=50)))
     s = s.set_index(["check", "scope"])
     for sym in ("BTCUSDT", "ETHUSDT"):
         assert s.loc[("events_per_symbol", f"{sym}|EVT"), "value"] == (ev["symbol"] == sym).sum()
@@ -81,7 +83,7 @@ def test_counts_per_symbol_match_trades():
 
 def test_lift_without_data_is_flagged():
     plan, trades, _ = make_world(seed=26)
-    lift = L.candidate_lift(plan, trades, L.LiftParams(n_boot=50))
+    lift = candidate_lift(plan, trades, LiftParams(n_boot=50))
     bad = lift.copy()
     bad.loc[0, ["n_twin", "lift_bps"]] = [0, 0.0]      # a comparison that fell back to 0
     s = sanity_checks(plan, trades, bad).set_index(["check", "scope"])

@@ -10,9 +10,8 @@ import pytest
 import statsmodels.api as sm
 from statsmodels.stats.multitest import multipletests
 
-from lifthouse.research.stats import (STAT_FIELDS, bh_qvalues, by_qvalues, candidate_statistics,
-                             clustered_t, max_drawdown_bps, sharpe_annualised, summarize,
-                             summarize_groups)
+from lifthouse.research.multiple_testing import bh_qvalues, by_qvalues
+from lifthouse.research.stats import (STAT_FIELDS, candidate_statistics, clustered_t, max_drawdown_bps, sharpe_annualised, summarize, summarize_groups)
 
 
 def _statsmodels_cluster(y, groups):

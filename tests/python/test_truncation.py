@@ -151,8 +151,9 @@ def source(request, tmp_path_factory):
 def rewrite(src: Path, out: Path, edit) -> Path:
     """Every raw dataset of ``src`` through ``edit(symbol)(dataset, table)`` into ``out``."""
     from lifthouse.data import raw
+    from lifthouse.data.schema import DATASETS
 
-    for dataset in raw.DATASETS:
+    for dataset in DATASETS:
         for symbol in raw.list_symbols(src, dataset):
             raw.write_dataset(out, dataset, symbol,
                               edit(symbol)(dataset, raw.read_dataset(src, dataset, symbol)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lifthouse.run import varsdoc
-from lifthouse.run.stages import project_vars
+from lifthouse.run.config import project_vars
 
 
 def test_docs_vars_md_is_up_to_date():

@@ -2,26 +2,20 @@
 over the complement, with paired day-block bootstrap CIs and p-values (SPEC 8).
 Thin wrapper: the numerics are lifthouse.research.lift.candidate_lift (docs/lift.md)."""
 
-from lifthouse.research.lift import LiftParams, candidate_lift
+from lifthouse.research.lift import candidate_lift
+from lifthouse.research.lift_samples import TRADE_COLUMNS
+from lifthouse.research.params import LiftParams, from_config
 from lifthouse.run.modelio import read_plan, to_pandas
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     # literal dbt.config.get calls: dbt only ships the config keys it finds this way
-    cfg = {
-        "bootstrap_seed": dbt.config.get("bootstrap_seed"),
-        "n_boot": dbt.config.get("n_boot"),
-        "lift_alpha": dbt.config.get("lift_alpha"),
-        "lift_q_max": dbt.config.get("lift_q_max"),
-        "lift_min_n": dbt.config.get("lift_min_n"),
-        "lift_min_days": dbt.config.get("lift_min_days"),
-    }
-    params = LiftParams.from_config(cfg.get)
-    plan = read_plan(dbt.ref("candidate_plan"))
-    trades = to_pandas(dbt.ref("phase2_trades"), """
-        select candidate_id, event_id, symbol, vol_regime, carry_state, trade_status,
-               net_bps, block, trade_day
-        from r
-        where trade_status = 'traded'""")
-    return candidate_lift(plan, trades, params)
+    cfg = {"bootstrap_seed": dbt.config.get("bootstrap_seed"), "n_boot": dbt.config.get("n_boot"),
+           "lift_alpha": dbt.config.get("lift_alpha"), "lift_q_max": dbt.config.get("lift_q_max"),
+           "lift_min_n": dbt.config.get("lift_min_n"),
+           "lift_min_days": dbt.config.get("lift_min_days")}
+    trades = dbt.ref("phase2_trades").filter("trade_status = 'traded'").project(
+        ", ".join(TRADE_COLUMNS))
+    return candidate_lift(read_plan(dbt.ref("candidate_plan")), to_pandas(trades),
+                          from_config(LiftParams, cfg.get))

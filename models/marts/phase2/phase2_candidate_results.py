@@ -6,9 +6,8 @@ Thin wrapper: status counts and the traded rows are selected in DuckDB; statisti
 lifthouse.research.stats, gates and fallback in lifthouse.research.promotion. Rules in docs/phase2.md.
 """
 
-import pandas as pd
-
-from lifthouse.research.backtest import Split
+from lifthouse.research.params import from_config
+from lifthouse.research.split import split_for_plan
 from lifthouse.run.modelio import to_pandas
 from lifthouse.research.promotion import Gates, build_candidate_results
 from lifthouse.research.stats import candidate_statistics
@@ -25,17 +24,16 @@ def model(dbt, session):
         "candidate_id, lift_bps, lift_ci_low, lift_ci_high, disc_lift_bps, disc_lift_ci_low, "
         "disc_lift_ci_high, hold_lift_bps"))
 
-    split = Split(
-        window_start=pd.Timestamp(dbt.config.get("start_date")),
-        window_end=pd.Timestamp(dbt.config.get("end_date")),
-        discovery_fraction=float(dbt.config.get("phase2_discovery_fraction")),
-        embargo_minutes=max(int(dbt.config.get("phase2_embargo_minutes")),
-                            int(plan["horizon_min"].max())),
-    )
-    gates = Gates(min_trades=int(dbt.config.get("phase2_min_trades")),
-                  q_max=float(dbt.config.get("phase2_q_max")),
-                  q_column=str(dbt.config.get("phase2_q_column")),
-                  holdout_lift_min_bps=float(dbt.config.get("phase2_holdout_lift_min_bps")))
+    # the embargo is never shorter than the longest horizon (lifthouse.research.split)
+    split = split_for_plan({
+        "start_date": dbt.config.get("start_date"), "end_date": dbt.config.get("end_date"),
+        "phase2_discovery_fraction": dbt.config.get("phase2_discovery_fraction"),
+        "phase2_embargo_minutes": dbt.config.get("phase2_embargo_minutes")}.get, plan["horizon_min"])
+    gates = from_config(Gates, {
+        "phase2_min_trades": dbt.config.get("phase2_min_trades"),
+        "phase2_q_max": dbt.config.get("phase2_q_max"),
+        "phase2_q_column": dbt.config.get("phase2_q_column"),
+        "phase2_holdout_lift_min_bps": dbt.config.get("phase2_holdout_lift_min_bps")}.get)
 
     stats = candidate_statistics(plan, to_pandas(trades), split.block_days())
     results = build_candidate_results(plan, stats, lift, gates)

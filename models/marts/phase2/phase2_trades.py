@@ -5,10 +5,11 @@ lifthouse.research.backtest.run_backtest, return Arrow. Vars arrive through the 
 of the same name (dbt_project.yml); defaults and rules in docs/phase2.md.
 """
 
-import pandas as pd
 import pyarrow as pa
 
-from lifthouse.research.backtest import Costs, Split, run_backtest
+from lifthouse.research.backtest import Costs, run_backtest
+from lifthouse.research.params import from_config
+from lifthouse.research.split import split_for_plan
 from lifthouse.run.modelio import to_pandas
 
 
@@ -41,16 +42,14 @@ def model(dbt, session):
         "symbol_scope, scope_symbols")
 
     plan_df = to_pandas(plan)
-    longest = int(plan_df["horizon_min"].max()) if len(plan_df) else 0
-    split = Split(
-        window_start=pd.Timestamp(dbt.config.get("start_date")),
-        window_end=pd.Timestamp(dbt.config.get("end_date")),
-        discovery_fraction=float(dbt.config.get("phase2_discovery_fraction")),
-        # the embargo is never shorter than the longest horizon
-        embargo_minutes=max(int(dbt.config.get("phase2_embargo_minutes")), longest),
-    )
-    costs = Costs(fee_bps_per_side=float(dbt.config.get("phase2_fee_bps_per_side")),
-                  slippage_bps_per_side=float(dbt.config.get("phase2_slippage_bps_per_side")))
+    # the embargo is never shorter than the longest horizon (lifthouse.research.split)
+    split = split_for_plan({
+        "start_date": dbt.config.get("start_date"), "end_date": dbt.config.get("end_date"),
+        "phase2_discovery_fraction": dbt.config.get("phase2_discovery_fraction"),
+        "phase2_embargo_minutes": dbt.config.get("phase2_embargo_minutes")}.get, plan_df["horizon_min"])
+    costs = from_config(Costs, {
+        "phase2_fee_bps_per_side": dbt.config.get("phase2_fee_bps_per_side"),
+        "phase2_slippage_bps_per_side": dbt.config.get("phase2_slippage_bps_per_side")}.get)
 
     # fault injection for the sanity-check tests (var fault_ignore_condition_filter, default
     # false; docs/lift.md): conditioned candidates then take every event of their twin

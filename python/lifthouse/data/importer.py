@@ -22,14 +22,9 @@ import pyarrow.csv as pacsv
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
-from lifthouse.data.raw import (
-    DATASETS,
-    RawDataError,
-    normalize_symbol,
-    resolve_data_dir,
-    warn_if_sample_dir,
-    write_dataset,
-)
+from lifthouse.data.raw import (normalize_symbol, resolve_data_dir, warn_if_sample_dir, write_dataset)
+from lifthouse.data.schema import DATASETS, RawDataError
+from lifthouse.data.validate import conform, validate
 
 # Column aliases seen in Binance archives, the Binance API, ccxt and freqtrade caches.
 ALIASES: dict[str, dict[str, str]] = {
@@ -303,10 +298,10 @@ def import_files(paths: list[Path], dataset: str, *, data_dir: Path, symbol: str
                  allow_unsorted: bool = False, ignore: set[str] | None = None,
                  waive: frozenset[str] | set[str] = frozenset(), log=print) -> list:
     """Read and check every file, then write. Returns the write reports. ``waive``: checks of
-    :data:`lifthouse.data.raw.WAIVERS` to skip (the --allow-* flags)."""
+    :data:`lifthouse.data.validate.WAIVERS` to skip (the --allow-* flags)."""
     if dataset not in DATASETS:
         raise RawDataError(f"unknown dataset {dataset!r}", hint=f"choose one of {sorted(DATASETS)}")
-    from lifthouse.data.raw import conform, validate
+
 
     loaded = []
     for path in paths:

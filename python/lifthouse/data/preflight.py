@@ -4,7 +4,7 @@ For every symbol and raw dataset it counts, over the window plus its lookback bu
 (``[start - lookback_days, end)``, UTC), the time slots expected and present (minutes for 1m
 klines, 8h settlements for funding, 5m slots for open interest, days with any forced order for
 liquidations), the longest gap and the first/last stamp. Required datasets
-(:data:`lifthouse.data.raw.REQUIRED_DATASETS`) that are missing or below ``min_coverage`` are errors
+(:data:`lifthouse.data.schema.REQUIRED_DATASETS`) that are missing or below ``min_coverage`` are errors
 and come with the ``lifthouse ingest`` command that would fill them; missing optional datasets
 are warnings that name what the run will lack.
 
@@ -21,10 +21,9 @@ from pathlib import Path
 
 import duckdb
 
-from lifthouse.data.raw import (DATASETS, REQUIRED_DATASETS, damaged_file_error, normalize_symbol,
-                           resolve_data_dir)
-
-DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
+from lifthouse import defaults
+from lifthouse.data.raw import damaged_file_error, normalize_symbol, resolve_data_dir
+from lifthouse.data.schema import DATASETS, REQUIRED_DATASETS
 
 # dataset -> (slot length in seconds, unit name)
 GRAIN: dict[str, tuple[int, str]] = {
@@ -210,10 +209,10 @@ def check_readable(data_dir: Path) -> None:
 
 def check_coverage(
     data_dir: str | os.PathLike | None,
-    symbols: list[str] | tuple[str, ...] | str = DEFAULT_SYMBOLS,
+    symbols: list[str] | tuple[str, ...] | str = defaults.SYMBOLS,
     start: dt.date | str = "",
     end: dt.date | str = "",
-    lookback_days: int = 7,
+    lookback_days: int = defaults.LOOKBACK_DAYS,
     *,
     min_coverage: float = 0.95,
 ) -> PreflightReport:
@@ -302,10 +301,11 @@ def _command(rep: PreflightReport, by_dataset: dict[str, list[str]]) -> str | No
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start", "--start-date", dest="start", required=True, help="first day of the analysis window (UTC)")
     parser.add_argument("--end", "--end-date", dest="end", required=True, help="day after the last one (exclusive)")
-    parser.add_argument("--symbols", default=",".join(DEFAULT_SYMBOLS),
-                        help="comma-separated symbols (default BTCUSDT,ETHUSDT,SOLUSDT)")
-    parser.add_argument("--lookback-days", "--lookback_days", dest="lookback_days", type=int, default=7,
-                        help="warm-up days before --start that must be present too (default 7)")
+    parser.add_argument("--symbols", default=",".join(defaults.SYMBOLS),
+                        help=f"comma-separated symbols (default {','.join(defaults.SYMBOLS)})")
+    parser.add_argument("--lookback-days", "--lookback_days", dest="lookback_days", type=int,
+                        default=defaults.LOOKBACK_DAYS, help="warm-up days before --start that "
+                        f"must be present too (default {defaults.LOOKBACK_DAYS})")
     parser.add_argument("--min-coverage", type=float, default=0.95,
                         help="required datasets below this share of slots fail (default 0.95)")
     parser.add_argument("--data-dir", help="raw data directory (default $LIFTHOUSE_DATA_DIR or data/raw)")

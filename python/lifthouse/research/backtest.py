@@ -51,10 +51,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-MINUTE_US = 60_000_000  # microseconds per minute
+from lifthouse.research.split import MINUTE_US, Split, assign_block
+from lifthouse.research.states import state_masks
+
 
 TRADE_STATUSES = ("traded", "skipped_overlap", "dropped_past_end", "dropped_gap")
-BLOCKS = ("discovery", "embargo", "holdout")
 
 TRADE_COLUMNS = [
     "candidate_id", "event_id", "symbol", "detected_at", "vol_regime", "carry_state",
@@ -69,51 +70,12 @@ TRADE_COLUMNS = [
 class Costs:
     """Per-side trading costs in bps (charged on entry AND exit)."""
 
-    fee_bps_per_side: float = 4.5
-    slippage_bps_per_side: float = 1.5
-
-
-@dataclass(frozen=True)
-class Split:
-    """Time split of the analysis window [window_start, window_end) by entry_time."""
-
-    window_start: pd.Timestamp
-    window_end: pd.Timestamp
-    discovery_fraction: float = 0.7
-    embargo_minutes: int = 240
-
-    def boundaries_us(self) -> tuple[int, int, int, int]:
-        """(start, discovery_end, holdout_start, end) as int64 microseconds since the epoch."""
-        start = _ts_us(self.window_start)
-        end = _ts_us(self.window_end)
-        if not end > start:
-            raise ValueError("window_end must be after window_start")
-        if not 0.0 < self.discovery_fraction < 1.0:
-            raise ValueError("discovery_fraction must be in (0, 1)")
-        disc_end = start + int(round((end - start) * self.discovery_fraction))
-        hold_start = disc_end + int(self.embargo_minutes) * MINUTE_US
-        return start, disc_end, hold_start, end
-
-    def block_days(self) -> dict[str, float]:
-        """Calendar length of each block in days (used to annualise Sharpe ratios)."""
-        start, disc_end, hold_start, end = self.boundaries_us()
-        day = 86_400_000_000
-        return {
-            "discovery": (disc_end - start) / day,
-            "embargo": (min(hold_start, end) - disc_end) / day,
-            "holdout": max(end - hold_start, 0) / day,
-        }
+    phase2_fee_bps_per_side: float = 4.5
+    phase2_slippage_bps_per_side: float = 1.5
 
 
 # --------------------------------------------------------------------------------------------
 # helpers
-
-
-def _ts_us(ts) -> int:
-    ts = pd.Timestamp(ts)
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return int(ts.to_datetime64().astype("datetime64[us]").astype(np.int64))
 
 
 def _to_us(values) -> np.ndarray:
@@ -126,16 +88,6 @@ def _to_us(values) -> np.ndarray:
 
 def _us_to_dt(values: np.ndarray) -> np.ndarray:
     return values.astype("datetime64[us]")
-
-
-def assign_block(entry_us: np.ndarray, split: Split) -> np.ndarray:
-    """Block label per entry time (int64 us): discovery / embargo / holdout (object array)."""
-    start, disc_end, hold_start, _end = split.boundaries_us()
-    entry_us = np.asarray(entry_us, dtype=np.int64)
-    out = np.full(entry_us.shape, "holdout", dtype=object)
-    out[entry_us < hold_start] = "embargo"
-    out[entry_us < disc_end] = "discovery"
-    return out
 
 
 def _scope_symbols(candidates: pd.DataFrame, all_symbols: list[str]) -> list[list[str]]:
@@ -312,6 +264,14 @@ def run_backtest(events: pd.DataFrame, bars: pd.DataFrame, funding: pd.DataFrame
     c_mult = np.where(rule == "fade", -1, 1)
     scopes = _scope_symbols(cands, all_symbols)
 
+    # which events match a condition: the one rule of lifthouse.research.states
+    matched: dict[tuple, np.ndarray] = {}
+
+    def condition_match(vc, cc) -> np.ndarray:
+        if (vc, cc) not in matched:
+            matched[(vc, cc)] = state_masks(ev_vol, ev_carry, vc, cc)[0]
+        return matched[(vc, cc)]
+
     # walk once per (event_type, vol_condition, carry_condition, horizon, symbol)
     walked: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -319,10 +279,8 @@ def run_backtest(events: pd.DataFrame, bars: pd.DataFrame, funding: pd.DataFrame
         key = (etype, vc, cc, h, s)
         if key not in walked:
             m = (ev_type == etype) & (ev_sym == s)
-            if vc is not None and not ignore_condition_filter:
-                m &= ev_vol == vc
-            if cc is not None and not ignore_condition_filter:
-                m &= ev_carry == cc
+            if not ignore_condition_filter:
+                m &= condition_match(vc, cc)
             idx = np.flatnonzero(m)  # already sorted by detected_at within the symbol
             j = h_index[h]
             st = walk_positions(ev_det[idx], legs["exit_used_us"][idx, j],
@@ -351,8 +309,8 @@ def run_backtest(events: pd.DataFrame, bars: pd.DataFrame, funding: pd.DataFrame
     entry_us = legs["entry_us"][e, j]
     exit_us = legs["exit_us"][e, j]
     gross = np.where(traded, side * legs["long_gross_bps"][e, j], np.nan)
-    fee = np.where(traded, 2.0 * costs.fee_bps_per_side, np.nan)
-    slip = np.where(traded, 2.0 * costs.slippage_bps_per_side, np.nan)
+    fee = np.where(traded, 2.0 * costs.phase2_fee_bps_per_side, np.nan)
+    slip = np.where(traded, 2.0 * costs.phase2_slippage_bps_per_side, np.nan)
     fund = np.where(traded, side * legs["long_funding_bps"][e, j], np.nan)
     net = gross - fee - slip - fund
 

@@ -1,10 +1,11 @@
-"""Promotion gates and the fallback rule (SPEC 7). Pure pandas.
+"""Promotion gates, the fallback rule and the fallback promotion rate (SPEC 7): the one home of
+fallback, its status (:func:`apply_gates`) and its rate (:func:`fallback_rates`). Pure pandas.
 
 Gates, evaluated in this order (the first failing one is the ``status_reason``):
 
-1. ``gate_min_n``     discovery n >= min_trades          else ``insufficient_data`` / ``min_n``
+1. ``gate_min_n``     discovery n >= phase2_min_trades  else ``insufficient_data`` / ``min_n``
 2. ``gate_mean_pos``  discovery mean net bps > 0         else ``rejected`` / ``mean<=0``
-3. ``gate_q``         q (BH by default) <= q_max         else ``rejected`` / ``q>{q_max}``
+3. ``gate_q``         q (phase2_q_column) <= phase2_q_max  else ``rejected`` / ``q>{phase2_q_max}``
 4. ``gate_holdout``   holdout mean net bps > 0           else ``rejected`` / ``holdout<=0``
    (no holdout trades -> fails with ``holdout n=0``)
 
@@ -12,7 +13,7 @@ Gates, evaluated in this order (the first failing one is the ``status_reason``):
 
 * conditioned, passes gates, ``disc_lift_ci_low > 0`` (the lift CI on the DISCOVERY block, so
   the holdout decides only once, through its replication gates) and
-  ``hold_lift_bps > holdout_lift_min_bps`` (the holdout lift, replication)
+  ``hold_lift_bps > phase2_holdout_lift_min_bps`` (the holdout lift, replication)
   -> ``promoted`` (``passes gates; discovery lift CI > 0; holdout lift > {min}``)
 * conditioned, passes gates, discovery lift CI not above 0 or missing -> ``rejected`` /
   ``lift_ci``; discovery lift CI above 0 but holdout lift not above the gate (or undefined) ->
@@ -37,10 +38,11 @@ STATUSES = ("promoted", "fallback", "rejected", "insufficient_data")
 
 @dataclass(frozen=True)
 class Gates:
-    min_trades: int = 30
-    q_max: float = 0.10
-    q_column: str = "q_bh"  # or "q_by" for the conservative view
-    holdout_lift_min_bps: float = 0.0  # replication: holdout lift must exceed this
+    """The promotion vars of dbt_project.yml (SPEC 7)."""
+    phase2_min_trades: int = 30
+    phase2_q_max: float = 0.10
+    phase2_q_column: str = "q_bh"  # or "q_by" for the conservative view
+    phase2_holdout_lift_min_bps: float = 0.0  # replication: holdout lift must exceed this
 
 
 def _fmt(x: float) -> str:
@@ -51,36 +53,36 @@ def apply_gates(results: pd.DataFrame, gates: Gates) -> pd.DataFrame:
     """Add gate_min_n, gate_mean_pos, gate_q, gate_holdout, passes_gates, status, status_reason.
 
     results needs: candidate_id, family_id, is_conditioned, disc_n, disc_mean_bps, hold_n,
-    hold_mean_bps, the q column (gates.q_column), disc_lift_ci_low and hold_lift_bps (NaN when
+    hold_mean_bps, the q column (gates.phase2_q_column), disc_lift_ci_low and hold_lift_bps (NaN when
     unknown)."""
     r = results.copy()
     disc_n = r["disc_n"].fillna(0).to_numpy(dtype=float)
     disc_mean = r["disc_mean_bps"].to_numpy(dtype=float)
-    q = r[gates.q_column].to_numpy(dtype=float)
+    q = r[gates.phase2_q_column].to_numpy(dtype=float)
     hold_n = r["hold_n"].fillna(0).to_numpy(dtype=float)
     hold_mean = r["hold_mean_bps"].to_numpy(dtype=float)
     lift_lo = r["disc_lift_ci_low"].to_numpy(dtype=float)
     hold_lift = r["hold_lift_bps"].to_numpy(dtype=float)
     cond = r["is_conditioned"].fillna(False).to_numpy(dtype=bool)
 
-    g_n = disc_n >= gates.min_trades
+    g_n = disc_n >= gates.phase2_min_trades
     with np.errstate(invalid="ignore"):
         g_mean = np.nan_to_num(disc_mean, nan=-np.inf) > 0
-        g_q = np.nan_to_num(q, nan=np.inf) <= gates.q_max
+        g_q = np.nan_to_num(q, nan=np.inf) <= gates.phase2_q_max
         g_hold = (hold_n > 0) & (np.nan_to_num(hold_mean, nan=-np.inf) > 0)
         g_lift = np.nan_to_num(lift_lo, nan=-np.inf) > 0
-        g_hold_lift = np.nan_to_num(hold_lift, nan=-np.inf) > gates.holdout_lift_min_bps
+        g_hold_lift = np.nan_to_num(hold_lift, nan=-np.inf) > gates.phase2_holdout_lift_min_bps
     passes = g_n & g_mean & g_q & g_hold
 
     status = np.full(len(r), "rejected", dtype=object)
     reason = np.full(len(r), "", dtype=object)
     reason[~g_hold] = np.where(hold_n[~g_hold] > 0, "holdout<=0", "holdout n=0")
-    reason[~g_q] = f"q>{_fmt(gates.q_max)}"
+    reason[~g_q] = f"q>{_fmt(gates.phase2_q_max)}"
     reason[~g_mean] = "mean<=0"
     reason[~g_n] = "min_n"
     status[~g_n] = "insufficient_data"
 
-    min_hold = _fmt(gates.holdout_lift_min_bps)
+    min_hold = _fmt(gates.phase2_holdout_lift_min_bps)
     promoted = passes & cond & g_lift & g_hold_lift
     status[promoted] = "promoted"
     reason[promoted] = f"passes gates; discovery lift CI > 0; holdout lift > {min_hold}"
@@ -125,3 +127,37 @@ def build_candidate_results(plan: pd.DataFrame, stats: pd.DataFrame, lift: pd.Da
             r[c] = np.nan
         r[c] = r[c].astype(float)
     return apply_gates(r, gates)
+
+
+FALLBACK_COLUMNS = ["scope", "n_promoted", "n_fallback", "n_promotions", "fallback_rate",
+                    "n_families", "n_families_promoted", "n_families_fallback",
+                    "fallback_rate_families", "detail"]
+
+
+def fallback_rates(results: pd.DataFrame) -> pd.DataFrame:
+    """fallback promotions / all promotions (promoted + fallback), by candidates and by
+    families, overall ('all') and per event type ('event_type=<X>'). NaN with a reason when
+    there are no promotions."""
+    r = results.copy()
+    r["status"] = r["status"].astype(str)
+    scopes = [("all", r)] + [(f"event_type={et}", g)
+                             for et, g in r.groupby("event_type", sort=True)]
+    rows = []
+    for scope, g in scopes:
+        n_prom = int((g["status"] == "promoted").sum())
+        n_fb = int((g["status"] == "fallback").sum())
+        fam = g.groupby("family_id", sort=True)["status"]
+        fam_prom = int(fam.apply(lambda s: (s == "promoted").any()).sum())
+        fam_fb = int(fam.apply(lambda s: (s == "fallback").any() and not (s == "promoted").any()
+                               ).sum())
+        n = n_prom + n_fb
+        rows.append(dict(
+            scope=scope, n_promoted=n_prom, n_fallback=n_fb, n_promotions=n,
+            fallback_rate=(n_fb / n) if n else np.nan, n_families=int(g["family_id"].nunique()),
+            n_families_promoted=fam_prom, n_families_fallback=fam_fb,
+            fallback_rate_families=(fam_fb / (fam_prom + fam_fb)) if (fam_prom + fam_fb) else np.nan,
+            detail=("n/a: no promotions at all" if n == 0 else
+                    f"{n_fb} fallback of {n} promotions; {fam_fb} of {fam_prom + fam_fb} "
+                    f"promoted families by fallback"),
+        ))
+    return pd.DataFrame(rows, columns=FALLBACK_COLUMNS)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lifthouse.research.lift import (CARRY_STATES, VOL_STATES, _is_set, _obj, _plan_frame, state_masks,
-                            zero_lift_event_types)
+from lifthouse.research.plan import plan_frame
+from lifthouse.research.states import CARRY_STATES, VOL_STATES, is_set, obj_strings, state_masks
 
 SANITY_COLUMNS = ["check", "scope", "value", "expected", "ok", "detail"]
 
@@ -21,8 +21,21 @@ DIMENSIONS = {
 }
 
 
+def zero_lift_event_types(lift: pd.DataFrame) -> dict[str, str]:
+    """Event types whose conditioned candidates all have lift exactly 0, or all have n_cond
+    equal to their twin's n (a condition filter that does nothing): {event_type: why}."""
+    out = {}
+    for et, g in lift.groupby("event_type", sort=True):
+        fin = g.loc[np.isfinite(g["lift_bps"])]
+        if len(fin) and bool((fin["lift_bps"] == 0.0).all()):
+            out[str(et)] = f"all {len(fin)} conditioned lifts are exactly 0"
+        elif len(g) and bool((g["n_cond"] == g["n_twin"]).all()) and int(g["n_twin"].sum()) > 0:
+            out[str(et)] = f"all {len(g)} conditioned candidates have n_cond == n_twin"
+    return out
+
+
 def _dimension(vol_condition, carry_condition) -> str | None:
-    v, c = _is_set(vol_condition), _is_set(carry_condition)
+    v, c = is_set(vol_condition), is_set(carry_condition)
     return {(True, False): "vol", (False, True): "carry", (True, True): "vol_x_carry"}.get((v, c))
 
 
@@ -36,7 +49,7 @@ def _trades_frame(trades: pd.DataFrame) -> pd.DataFrame:
         "event_id": col(trades["event_id"].astype(str).to_numpy(dtype=object)),
         "symbol": col(trades["symbol"].astype(str).to_numpy(dtype=object)),
         "trade_status": col(trades["trade_status"].astype(str).to_numpy(dtype=object)),
-        "vol": col(_obj(trades["vol_regime"])), "carry": col(_obj(trades["carry_state"])),
+        "vol": col(obj_strings(trades["vol_regime"])), "carry": col(obj_strings(trades["carry_state"])),
     }).reset_index(drop=True)
 
 
@@ -53,7 +66,7 @@ def partition_checks(plan: pd.DataFrame, trades: pd.DataFrame,
     subset takes at least as many trades as the twin took in it and at most as many as there
     were tradable events, so  twin_n_known <= sum(n_cond) <= twin_n_known + twin_skipped_known.
     ``t``: ``_trades_frame(trades)`` when the caller already has it."""
-    p = _plan_frame(plan)
+    p = plan_frame(plan)
     t = _trades_frame(trades) if t is None else t
     cand = t["candidate_id"].to_numpy(dtype=object)
     status = t["trade_status"].to_numpy(dtype=object)
@@ -104,7 +117,7 @@ def filter_checks(plan: pd.DataFrame, trades: pd.DataFrame,
                   t: pd.DataFrame | None = None) -> list[dict]:
     """Per event type: every conditioned candidate's considered events match its condition,
     and are events its twin considered too. ``t``: ``_trades_frame(trades)``."""
-    p = _plan_frame(plan)
+    p = plan_frame(plan)
     t = _trades_frame(trades) if t is None else t
     pos = pd.Index(p["candidate_id"]).get_indexer(t["candidate_id"].to_numpy(dtype=object))
     in_plan = pos >= 0
@@ -182,7 +195,7 @@ def count_checks(plan: pd.DataFrame, trades: pd.DataFrame,
     """Per (symbol, event type): events considered, and trade / skipped-overlap counts summed
     over the unconditioned single-symbol candidates (horizons x rules). Informational.
     ``t``: ``_trades_frame(trades)``."""
-    p = _plan_frame(plan).set_index("candidate_id")
+    p = plan_frame(plan).set_index("candidate_id")
     t = _trades_frame(trades) if t is None else t
     t = t.loc[t["candidate_id"].isin(p.index)].join(
         p[["event_type", "is_conditioned", "symbol_scope"]], on="candidate_id")

@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
+from lifthouse.research.multiple_testing import bh_qvalues, by_qvalues
+
 STAT_FIELDS = ("n", "n_days", "mean_bps", "median_bps", "hit_rate", "std_bps", "t_stat",
                "p_value", "sharpe_ann", "max_dd_bps")
 
@@ -147,38 +149,6 @@ def summarize_groups(keys: np.ndarray, y: np.ndarray, days: np.ndarray,
     peak = cum.groupby(df["k"], sort=False).cummax().clip(lower=0.0)
     out["max_dd_bps"] = (peak - cum).groupby(df["k"], sort=False).max().clip(lower=0.0)
     return out[cols]
-
-
-def bh_qvalues(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg q-values (step-up adjusted p-values); NaN in, NaN out."""
-    return _step_up(p, by=False)
-
-
-def by_qvalues(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Yekutieli q-values (valid under arbitrary dependence); NaN in, NaN out."""
-    return _step_up(p, by=True)
-
-
-def _step_up(p: np.ndarray, by: bool) -> np.ndarray:
-    p = np.asarray(p, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = np.isfinite(p)
-    m = int(ok.sum())
-    if m == 0:
-        return out
-    pv = p[ok]
-    order = np.argsort(pv, kind="stable")
-    ranks = np.arange(1, m + 1, dtype=float)
-    c = float(np.sum(1.0 / ranks)) if by else 1.0
-    adj = pv[order] * m * c / ranks
-    adj = np.minimum.accumulate(adj[::-1])[::-1]
-    # q >= p holds exactly in theory (m * c / rank >= 1); p * m / m can round one ulp below p
-    adj = np.maximum(adj, pv[order])
-    q = np.empty(m)
-    q[order] = np.minimum(adj, 1.0)
-    out[ok] = q
-    return out
-
 
 def candidate_statistics(plan: pd.DataFrame, trades: pd.DataFrame,
                          block_days: dict[str, float]) -> pd.DataFrame:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from lifthouse.run.warehouse import is_lock_error, lock_message
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -106,11 +108,7 @@ def run_dbt(
     run = DbtRun(cmd, rc, out, Path(target_dir))
     if check and rc != 0:
         tail = "\n".join(out.splitlines()[-60:])
-        if "Could not set lock on file" in out or "Conflicting lock" in out:
-            tail += (
-                f"\n\nThe warehouse {warehouse} is open in another process (DuckDB allows one "
-                "writer). Close that session (DuckDB CLI, notebook) and re-run; to read while "
-                "building, query the exported Parquet under data/reports/ or a copy of the file."
-            )
+        if is_lock_error(Exception(out)):
+            tail += "\n\n" + lock_message(Path(warehouse))
         raise DbtError(f"dbt {' '.join(args)} failed (exit {rc}):\n{tail}")
     return run

@@ -22,8 +22,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable
 
-from lifthouse.run.export import connect, is_lock_error, lock_message, sha256_file, WarehouseLockedError
-from lifthouse.data.raw import DATASETS, list_files, normalize_symbol
+from lifthouse.run.export import sha256_file
+from lifthouse.run.warehouse import connect, is_lock_error, lock_message, WarehouseLockedError
+from lifthouse.data.raw import list_files, normalize_symbol
+from lifthouse.data.schema import DATASETS
 
 MANIFEST_VERSION = 1
 STATUSES = ("running", "complete", "failed", "interrupted")
@@ -199,7 +201,7 @@ def run_status(*, run_id: str, status: str, command: list[str], vars_passed: dic
 
 
 def write_manifest(manifest: dict[str, Any], path: Path) -> Path:
-    from lifthouse.data.raw import atomic_write_bytes
+    from lifthouse.data.atomic import atomic_write_bytes
 
     text = json.dumps(manifest, indent=2, sort_keys=False, default=str) + "\n"
     atomic_write_bytes(text.encode(), Path(path))

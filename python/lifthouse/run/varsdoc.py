@@ -14,7 +14,6 @@ import argparse
 import re
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import yaml
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from lifthouse.data.ingest.download import RetryPolicy
 from lifthouse.data.ingest.layout import ALIASES, DEFAULT_BASE_URL, SOURCES, parse_datasets, parse_symbols
 from lifthouse.data.ingest.pipeline import ingest
-from lifthouse.data.raw import RawDataError, resolve_data_dir, warn_if_sample_dir
+from lifthouse.data.raw import resolve_data_dir, warn_if_sample_dir
+from lifthouse.data.schema import RawDataError
 
 
 def parse_date(text: str) -> dt.date:

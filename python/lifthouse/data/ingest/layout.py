@@ -16,7 +16,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from lifthouse.data.raw import DATASETS, RawDataError, normalize_symbol
+from lifthouse.data.raw import normalize_symbol
+from lifthouse.data.schema import DATASETS, RawDataError
 
 
 @dataclass(frozen=True)

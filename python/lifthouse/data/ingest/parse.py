@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from lifthouse.data.ingest.layout import Archive, contract_usd
-from lifthouse.data.raw import RawDataError
+from lifthouse.data.schema import RawDataError
 
 KLINE_COLUMNS = ["open_time", "open", "high", "low", "close", "volume", "close_time",
                  "quote_volume", "count", "taker_buy_volume", "taker_buy_quote_volume", "ignore"]

@@ -38,7 +38,9 @@ from lifthouse.data.ingest.layout import (
     plan,
 )
 from lifthouse.data.ingest.parse import read_archive
-from lifthouse.data.raw import REQUIRED_DATASETS, RawDataError, atomic_write_bytes, write_dataset
+from lifthouse.data.atomic import atomic_write_bytes
+from lifthouse.data.raw import write_dataset
+from lifthouse.data.schema import REQUIRED_DATASETS, RawDataError
 
 STATE_DIR = "_ingest"
 

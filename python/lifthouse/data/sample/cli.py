@@ -5,25 +5,28 @@ from __future__ import annotations
 import argparse
 import time
 
+from lifthouse import defaults
 from lifthouse.data import raw
+from lifthouse.data.schema import RawDataError
 from lifthouse.data.sample.generator import TRUTH_DIR, TRUTH_FILE, generate
-from lifthouse.data.sample.params import DEFAULT_SYMBOLS, synthetic_symbols
+from lifthouse.data.sample.params import synthetic_symbols
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=None,
                         help="raw data folder (default: $LIFTHOUSE_DATA_DIR or data/raw)")
-    parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    parser.add_argument("--seed", type=int, default=defaults.SAMPLE_SEED,
+                        help=f"random seed (default {defaults.SAMPLE_SEED})")
     parser.add_argument("--null", action="store_true",
                         help="same market and episodes, but no planted post-event drift")
-    parser.add_argument("--symbols", default=",".join(DEFAULT_SYMBOLS),
-                        help="comma-separated symbols (default BTCUSDT,ETHUSDT,SOLUSDT)")
+    parser.add_argument("--symbols", default=",".join(defaults.SYMBOLS),
+                        help=f"comma-separated symbols (default {','.join(defaults.SYMBOLS)})")
     parser.add_argument("--n-symbols", type=int, default=None,
                         help="instead of --symbols: N synthetic symbols S001USDT, S002USDT, ...")
-    parser.add_argument("--start", "--start-date", dest="start", default="2025-01-01", help="analysis window start (UTC date)")
-    parser.add_argument("--end", "--end-date", dest="end", default="2025-03-01", help="analysis window end, exclusive")
-    parser.add_argument("--lookback-days", type=int, default=7,
-                        help="bars generated before --start for warm-up (default 7)")
+    parser.add_argument("--start", "--start-date", dest="start", default=defaults.START_DATE, help="analysis window start (UTC date)")
+    parser.add_argument("--end", "--end-date", dest="end", default=defaults.END_DATE, help="analysis window end, exclusive")
+    parser.add_argument("--lookback-days", type=int, default=defaults.LOOKBACK_DAYS,
+                        help=f"bars generated before --start for warm-up (default {defaults.LOOKBACK_DAYS})")
     parser.add_argument("--force", action="store_true",
                         help="delete the files an earlier sample generation wrote for these symbols "
                              "first (real data is never deleted: that is an error)")
@@ -32,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.n_symbols is not None:
         if args.n_symbols < 1:
-            raise raw.RawDataError("--n-symbols must be at least 1")
+            raise RawDataError("--n-symbols must be at least 1")
         symbols = synthetic_symbols(args.n_symbols)
     else:
         symbols = tuple(s for s in args.symbols.split(",") if s.strip())

@@ -17,10 +17,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from lifthouse import defaults
 from lifthouse.data import raw
+from lifthouse.data.schema import RawDataError
 from lifthouse.data.sample import episodes as ep
 from lifthouse.data.sample import market as mk
-from lifthouse.data.sample.params import (DEFAULT_SYMBOLS, MINUTES_PER_DAY, MODEL, SymbolParams,
+from lifthouse.data.sample.params import (MINUTES_PER_DAY, MODEL, SymbolParams,
                                      symbol_key, symbol_params)
 
 GENERATOR_VERSION = "3"  # 3: files record their origin (raw.ORIGIN_KEY)
@@ -205,7 +207,7 @@ def _check_target(data_dir: Path, symbols: list[str], params: dict, force: bool)
     if real:
         syms = sorted({f.parent.name.split("=", 1)[1] for f in real})
         kinds = sorted(set().union(*(origins[f] for f in real)) - {raw.GENERATED})
-        raise raw.RawDataError(
+        raise RawDataError(
             f"{data_dir} holds real data for {syms} ({len(real)} file(s), origin "
             f"{', '.join(kinds)}; e.g. {real[0]}); the sample never deletes or overwrites it",
             hint="generate the sample into its own folder: lifthouse sample --data-dir "
@@ -214,7 +216,7 @@ def _check_target(data_dir: Path, symbols: list[str], params: dict, force: bool)
     # it): the files are the sample's own, so they are rebuilt from scratch (also picks up a
     # changed generator)
     if not (same or force):
-        raise raw.RawDataError(
+        raise RawDataError(
             f"{data_dir} already holds generated sample data for "
             f"{sorted({p.parent.name[7:] for p in found})} ({len(found)} file(s)) from another "
             "sample generation (other seed, window or symbols)",
@@ -229,19 +231,20 @@ def _check_target(data_dir: Path, symbols: list[str], params: dict, force: bool)
         shutil.rmtree(truth.parent)
 
 
-def generate(data_dir: str | Path | None = None, *, seed: int = 7, null: bool = False,
-             symbols: tuple[str, ...] | list[str] = DEFAULT_SYMBOLS, start: str = "2025-01-01",
-             end: str = "2025-03-01", lookback_days: int = 7, force: bool = False,
+def generate(data_dir: str | Path | None = None, *, seed: int = defaults.SAMPLE_SEED,
+             null: bool = False, symbols: tuple[str, ...] | list[str] = defaults.SYMBOLS,
+             start: str = defaults.START_DATE, end: str = defaults.END_DATE,
+             lookback_days: int = defaults.LOOKBACK_DAYS, force: bool = False,
              progress=None) -> GroundTruth:
     """Generate the sample market into ``data_dir`` (default: the raw data dir) and return the
     ground truth (also written to ``<data_dir>/_sample/ground_truth.json``)."""
     data_dir = raw.resolve_data_dir(data_dir)
     symbols = [raw.normalize_symbol(s) for s in symbols]
     if len(set(symbols)) != len(symbols) or not symbols:
-        raise raw.RawDataError(f"symbols must be distinct and non-empty, got {symbols}")
+        raise RawDataError(f"symbols must be distinct and non-empty, got {symbols}")
     t_start, t_end = _minute(start), _minute(end)
     if t_end <= t_start:
-        raise raw.RawDataError(f"end {end} must be after start {start}")
+        raise RawDataError(f"end {end} must be after start {start}")
     bars_start = t_start - np.timedelta64(lookback_days * MINUTES_PER_DAY, "m")
     f_start = (bars_start - np.timedelta64(FUNDING_LEAD_DAYS * MINUTES_PER_DAY, "m"))
     f_start = f_start.astype("datetime64[D]").astype("datetime64[m]")

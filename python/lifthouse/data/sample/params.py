@@ -86,7 +86,6 @@ KNOWN_SYMBOLS: dict[str, SymbolParams] = {
     "ETHUSDT": SymbolParams("ETHUSDT", 3_350.0, 10.0, 5.0e6, 0.01),
     "SOLUSDT": SymbolParams("SOLUSDT", 195.0, 11.0, 1.6e6, 0.001),
 }
-DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 
 
 def symbol_key(symbol: str) -> int:

@@ -20,8 +20,8 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 
 from lifthouse.run.export import ExportLayout
-from lifthouse.data.raw import atomic_write_bytes
-from lifthouse.research.lift import FALLBACK_QUESTION_ID
+from lifthouse.data.atomic import atomic_write_bytes
+from lifthouse.research.questions import FALLBACK_QUESTION_ID
 
 DEFAULT_MIN_N = 10      # dbt var lift_min_n
 DEFAULT_MIN_DAYS = 5    # dbt var lift_min_days

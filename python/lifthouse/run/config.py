@@ -1,0 +1,155 @@
+"""The run's configuration (SPEC 10): window, symbols, folders, and the dbt vars it passes,
+checked against the vars dbt_project.yml declares (the one home of their defaults)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lifthouse import defaults
+from lifthouse.data.raw import normalize_symbol
+from lifthouse.run.dbt import REPO_ROOT
+from lifthouse.run.errors import RunError
+from lifthouse.run.export import ExportLayout
+
+# the report's tables (models/marts/reporting/rpt_*) are built and tested with the run's models
+DEFAULT_SELECT = ("+lift_summary", "+phase2_candidate_results", "+dq_perp_kline_gaps",
+                  "+path:models/marts/reporting")
+# vars that have their own option (a --var for them would silently disagree with the option)
+RESERVED_VARS = ("run_id", "symbols", "start_date", "end_date", "lookback_days", "raw_dir")
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass
+class RunConfig:
+    run_id: str
+    start_date: dt.date
+    end_date: dt.date
+    symbols: list[str]
+    data_dir: Path
+    out_dir: Path
+    lookback_days: int = defaults.LOOKBACK_DAYS
+    extra_vars: dict[str, Any] = field(default_factory=dict)
+    fill: str | None = None          # None | "ingest" | "generate"
+    warehouse: Path | None = None
+    select: tuple[str, ...] = DEFAULT_SELECT
+    reproduce: list[str] = field(default_factory=list)
+    synthetic: bool = False
+    sample_seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if not RUN_ID_RE.match(self.run_id):
+            raise RunError(f"run_id {self.run_id!r} must be letters, digits, '_', '-' or '.' "
+                           "(it names files and folders)", 2)
+        if self.end_date <= self.start_date:
+            raise RunError(f"end_date {self.end_date} must be after start_date {self.start_date} "
+                           "(the window is [start_date, end_date))", 2)
+        if self.lookback_days < 0:
+            raise RunError("--lookback-days must be >= 0", 2)
+        self.symbols = [normalize_symbol(s) for s in self.symbols]
+        if not self.symbols:
+            raise RunError("no symbols given", 2)
+        bad = sorted(set(self.extra_vars) & set(RESERVED_VARS))
+        if bad:
+            raise RunError(f"--var {', '.join(bad)}: use the dedicated option instead "
+                           "(--run-id, --symbols, --start-date, --end-date, --lookback-days, "
+                           "--data-dir)", 2)
+        check_vars(self.extra_vars)
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.warehouse or self.out_dir / "warehouse" / f"{self.run_id}.duckdb"
+
+    @property
+    def target_dir(self) -> Path:
+        return self.out_dir / "target" / self.run_id
+
+    @property
+    def layout(self) -> ExportLayout:
+        return ExportLayout(self.out_dir / "data" / "reports", self.run_id)
+
+    @property
+    def report_dir(self) -> Path:
+        return self.out_dir / "reports" / self.run_id
+
+    def dbt_vars(self) -> dict[str, Any]:
+        v: dict[str, Any] = dict(self.extra_vars)
+        v.update(run_id=self.run_id, symbols=list(self.symbols),
+                 start_date=self.start_date.isoformat(), end_date=self.end_date.isoformat(),
+                 lookback_days=self.lookback_days,
+                 raw_dir=self.data_dir.resolve().as_posix())
+        return dict(sorted(v.items()))
+
+
+def project_vars(project_file: Path = REPO_ROOT / "dbt_project.yml") -> dict[str, Any]:
+    """The var defaults of dbt_project.yml (what dbt uses for every var not passed)."""
+    import yaml  # a dbt dependency
+
+    data = yaml.safe_load(project_file.read_text()) or {}
+    return dict(data.get("vars") or {})
+
+
+def effective_vars(cfg: "RunConfig") -> dict[str, Any]:
+    """Project defaults overridden by the run's vars: the values the build actually used."""
+    v = project_vars()
+    v.update(cfg.dbt_vars())
+    return {k: v[k] for k in sorted(v)}
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "true/false", int: "an integer", float: "a number", str: "text",
+            list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+
+
+def check_vars(extra: dict[str, Any], defaults: dict[str, Any] | None = None) -> None:
+    """Refuse, before anything is built, a var dbt_project.yml does not declare (naming the
+    close ones) and a value whose type differs from the declared default's (an integer var
+    takes an integer, a number var an integer or a decimal, a true/false var true or false)."""
+    defaults = project_vars() if defaults is None else defaults
+    for key, value in sorted(extra.items()):
+        if key not in defaults:
+            close = difflib.get_close_matches(key, sorted(defaults), n=3, cutoff=0.6)
+            raise RunError(f"--var {key}: dbt_project.yml declares no var {key!r}"
+                           + (f"; did you mean {', '.join(close)}?" if close else "")
+                           + " (every var is listed under vars: in dbt_project.yml)", 2)
+        default = defaults[key]
+        if default is None:
+            continue
+        ok = (isinstance(value, bool) if isinstance(default, bool)
+              else isinstance(value, (int, float)) and not isinstance(value, bool)
+              if isinstance(default, float)
+              else isinstance(value, int) and not isinstance(value, bool)
+              if isinstance(default, int)
+              else isinstance(value, type(default)))
+        if not ok:
+            raise RunError(f"--var {key}={json.dumps(value) if not isinstance(value, str) else value}"
+                           f": {key} takes {_type_name(default)} (default {json.dumps(default)} "
+                           "in dbt_project.yml)", 2)
+
+
+def parse_var(text: str) -> tuple[str, Any]:
+    """``key=value``; the value is read as JSON when it parses (numbers, true, lists), else text."""
+    if "=" not in text:
+        raise RunError(f"--var {text!r}: expected key=value", 2)
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise RunError(f"--var {text!r}: empty key", 2)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key, value
+
+
+def parse_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2025-01-01") from None

@@ -1,0 +1,73 @@
+"""One home per parameter: every Python field named like a dbt var has the dbt_project.yml
+default, and every dbt Python model asks dbt for each var it passes on (dbt ships only the
+config keys written as literal ``dbt.config.get("<key>")`` calls)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pandas as pd
+import pytest
+
+from lifthouse import defaults
+from lifthouse.research.backtest import Costs
+from lifthouse.research.params import LiftParams, from_config
+from lifthouse.research.promotion import Gates
+from lifthouse.research.split import Split, split_for_plan
+from lifthouse.run.config import project_vars
+from lifthouse.run.dbt import REPO_ROOT
+
+VARS = project_vars()
+PARAMS = (LiftParams, Gates, Costs, Split)
+# model -> the params classes it builds from its config
+MODELS = {
+    "models/intermediate/lift/int_candidate_lift.py": (LiftParams,),
+    "models/marts/ablation/lift_summary.py": (LiftParams,),
+    "models/marts/phase2/phase2_trades.py": (Costs, Split),
+    "models/marts/phase2/phase2_candidate_results.py": (Gates, Split),
+}
+
+
+@pytest.mark.parametrize("cls", PARAMS, ids=lambda c: c.__name__)
+def test_python_defaults_equal_dbt_project_defaults(cls):
+    named = [f for f in dataclasses.fields(cls) if f.name in VARS]
+    assert named, f"{cls.__name__} has no field named like a var"
+    for f in named:
+        if f.default is dataclasses.MISSING:
+            continue
+        assert f.default == VARS[f.name], (cls.__name__, f.name, f.default, VARS[f.name])
+    others = [f.name for f in dataclasses.fields(cls) if f.name not in VARS]
+    assert others in ([], ["min_valid_share"]), f"fields not named like a var: {others}"
+
+
+def test_run_defaults_equal_dbt_project_defaults():
+    assert list(defaults.SYMBOLS) == VARS["symbols"]
+    assert (defaults.START_DATE, defaults.END_DATE) == (VARS["start_date"], VARS["end_date"])
+    assert defaults.LOOKBACK_DAYS == VARS["lookback_days"]
+
+
+@pytest.mark.parametrize("path", sorted(MODELS))
+def test_models_request_every_var_they_pass_literally(path):
+    src = (REPO_ROOT / path).read_text()
+    asked = set(re.findall(r'dbt\.config\.get\("([a-z0-9_]+)"\)', src))
+    for cls in MODELS[path]:
+        for f in dataclasses.fields(cls):
+            if f.name in VARS:
+                assert f.name in asked, (path, f.name)
+    assert asked <= set(VARS), asked - set(VARS)
+
+
+def test_from_config_casts_and_keeps_defaults():
+    got = from_config(Gates, {"phase2_min_trades": "12", "phase2_q_max": "0.2"}.get)
+    assert got == Gates(phase2_min_trades=12, phase2_q_max=0.2)
+    assert from_config(LiftParams, {}.get) == LiftParams()
+
+
+def test_embargo_is_never_shorter_than_the_longest_horizon():
+    cfg = {"start_date": "2025-01-01", "end_date": "2025-03-01",
+           "phase2_discovery_fraction": 0.7, "phase2_embargo_minutes": 240}
+    assert split_for_plan(cfg.get, [5, 60]).phase2_embargo_minutes == 240
+    long = split_for_plan(cfg.get, pd.Series([60, 480]))
+    assert long.phase2_embargo_minutes == 480
+    assert long.start_date == pd.Timestamp("2025-01-01")
