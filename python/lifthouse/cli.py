@@ -21,10 +21,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from lifthouse import __version__
+    import lifthouse
 
-    parser = argparse.ArgumentParser(prog="lifthouse", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"lifthouse {__version__}",
+    parser = argparse.ArgumentParser(prog="lifthouse", description=lifthouse.__doc__.strip())
+    parser.add_argument("--version", action="version", version=f"lifthouse {lifthouse.__version__}",
                         help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_) in COMMANDS.items():

@@ -12,8 +12,12 @@ from lifthouse.research.lift import candidate_lift
 from lifthouse.research.params import LiftParams
 from lifthouse.research.questions import FALLBACK_QUESTION, QUESTION_COLUMNS
 from lifthouse.research.summary import lift_summary
-from lifthouse.run.report.markdown import (ReportInputs, ReportMeta, all_checks, answers, markdown_table,
-                              render_markdown, write_report)
+from lifthouse.run.report.answers import answers
+from lifthouse.run.report.checks import all_checks
+from lifthouse.run.report.format import markdown_table
+from lifthouse.run.report.inputs import ReportInputs, ReportMeta
+from lifthouse.run.report.markdown import render_markdown
+from lifthouse.run.report.write import write_report
 
 CASC, VAC = "LIQUIDATION_CASCADE", "liquidity_vacuum"
 
@@ -446,7 +450,7 @@ def test_caveats_say_what_is_computed_and_lesser_loss():
 
 
 def test_figures_take_the_run_title_and_drop_small_series(tmp_path):
-    from lifthouse.run.report.markdown import plot_paths
+    from lifthouse.run.report.figures import plot_paths
 
     inputs = make_inputs()
     paths = inputs.paths.copy()

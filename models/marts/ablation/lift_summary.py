@@ -14,11 +14,11 @@ from lifthouse.run.modelio import read_plan, to_pandas
 def model(dbt, session):
     dbt.config(materialized="table")
     # literal dbt.config.get calls: dbt only ships the config keys it finds this way
-    params = from_config(LiftParams, {
-        "bootstrap_seed": dbt.config.get("bootstrap_seed"), "n_boot": dbt.config.get("n_boot"),
-        "lift_alpha": dbt.config.get("lift_alpha"), "lift_q_max": dbt.config.get("lift_q_max"),
-        "lift_min_n": dbt.config.get("lift_min_n"),
-        "lift_min_days": dbt.config.get("lift_min_days")}.get)
+    cfg = {"bootstrap_seed": dbt.config.get("bootstrap_seed"), "n_boot": dbt.config.get("n_boot"),
+           "lift_alpha": dbt.config.get("lift_alpha"), "lift_q_max": dbt.config.get("lift_q_max"),
+           "lift_min_n": dbt.config.get("lift_min_n"),
+           "lift_min_days": dbt.config.get("lift_min_days")}
+    params = from_config(LiftParams, cfg.get)
     # every considered row: sanity checks count skipped-overlap events too
     trades = to_pandas(dbt.ref("phase2_trades").project(", ".join(TRADE_COLUMNS)))
     lift = to_pandas(dbt.ref("int_candidate_lift"))

@@ -24,16 +24,16 @@ def model(dbt, session):
         "candidate_id, lift_bps, lift_ci_low, lift_ci_high, disc_lift_bps, disc_lift_ci_low, "
         "disc_lift_ci_high, hold_lift_bps"))
 
+    cfg = {"start_date": dbt.config.get("start_date"), "end_date": dbt.config.get("end_date"),
+           "phase2_discovery_fraction": dbt.config.get("phase2_discovery_fraction"),
+           "phase2_embargo_minutes": dbt.config.get("phase2_embargo_minutes"),
+           "phase2_min_trades": dbt.config.get("phase2_min_trades"),
+           "phase2_q_max": dbt.config.get("phase2_q_max"),
+           "phase2_q_column": dbt.config.get("phase2_q_column"),
+           "phase2_holdout_lift_min_bps": dbt.config.get("phase2_holdout_lift_min_bps")}
     # the embargo is never shorter than the longest horizon (lifthouse.research.split)
-    split = split_for_plan({
-        "start_date": dbt.config.get("start_date"), "end_date": dbt.config.get("end_date"),
-        "phase2_discovery_fraction": dbt.config.get("phase2_discovery_fraction"),
-        "phase2_embargo_minutes": dbt.config.get("phase2_embargo_minutes")}.get, plan["horizon_min"])
-    gates = from_config(Gates, {
-        "phase2_min_trades": dbt.config.get("phase2_min_trades"),
-        "phase2_q_max": dbt.config.get("phase2_q_max"),
-        "phase2_q_column": dbt.config.get("phase2_q_column"),
-        "phase2_holdout_lift_min_bps": dbt.config.get("phase2_holdout_lift_min_bps")}.get)
+    split = split_for_plan(cfg.get, plan["horizon_min"])
+    gates = from_config(Gates, cfg.get)
 
     stats = candidate_statistics(plan, to_pandas(trades), split.block_days())
     results = build_candidate_results(plan, stats, lift, gates)

@@ -42,14 +42,14 @@ def model(dbt, session):
         "symbol_scope, scope_symbols")
 
     plan_df = to_pandas(plan)
+    cfg = {"start_date": dbt.config.get("start_date"), "end_date": dbt.config.get("end_date"),
+           "phase2_discovery_fraction": dbt.config.get("phase2_discovery_fraction"),
+           "phase2_embargo_minutes": dbt.config.get("phase2_embargo_minutes"),
+           "phase2_fee_bps_per_side": dbt.config.get("phase2_fee_bps_per_side"),
+           "phase2_slippage_bps_per_side": dbt.config.get("phase2_slippage_bps_per_side")}
     # the embargo is never shorter than the longest horizon (lifthouse.research.split)
-    split = split_for_plan({
-        "start_date": dbt.config.get("start_date"), "end_date": dbt.config.get("end_date"),
-        "phase2_discovery_fraction": dbt.config.get("phase2_discovery_fraction"),
-        "phase2_embargo_minutes": dbt.config.get("phase2_embargo_minutes")}.get, plan_df["horizon_min"])
-    costs = from_config(Costs, {
-        "phase2_fee_bps_per_side": dbt.config.get("phase2_fee_bps_per_side"),
-        "phase2_slippage_bps_per_side": dbt.config.get("phase2_slippage_bps_per_side")}.get)
+    split = split_for_plan(cfg.get, plan_df["horizon_min"])
+    costs = from_config(Costs, cfg.get)
 
     # fault injection for the sanity-check tests (var fault_ignore_condition_filter, default
     # false; docs/lift.md): conditioned candidates then take every event of their twin

@@ -35,8 +35,6 @@ GRAIN: dict[str, tuple[int, str]] = {
     "um_open_interest_5m": (300, "5m slots"),
     "um_liquidations": (86400, "days with orders"),
 }
-# a sparse dataset: days without any forced order are normal, not gaps worth a warning
-SPARSE = {"um_liquidations"}
 
 
 @dataclass

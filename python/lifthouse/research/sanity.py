@@ -21,13 +21,21 @@ DIMENSIONS = {
 }
 
 
+def all_lifts_zero(lift_bps) -> bool:
+    """The zero-lift rule (SPEC 9): there are finite lifts and every one is exactly 0, which a
+    working condition filter and comparison never give (a probable bug)."""
+    v = np.asarray(pd.to_numeric(pd.Series(lift_bps), errors="coerce"), dtype=float)
+    v = v[np.isfinite(v)]
+    return len(v) > 0 and bool((v == 0.0).all())
+
+
 def zero_lift_event_types(lift: pd.DataFrame) -> dict[str, str]:
     """Event types whose conditioned candidates all have lift exactly 0, or all have n_cond
     equal to their twin's n (a condition filter that does nothing): {event_type: why}."""
     out = {}
     for et, g in lift.groupby("event_type", sort=True):
         fin = g.loc[np.isfinite(g["lift_bps"])]
-        if len(fin) and bool((fin["lift_bps"] == 0.0).all()):
+        if all_lifts_zero(g["lift_bps"]):
             out[str(et)] = f"all {len(fin)} conditioned lifts are exactly 0"
         elif len(g) and bool((g["n_cond"] == g["n_twin"]).all()) and int(g["n_twin"].sum()) > 0:
             out[str(et)] = f"all {len(g)} conditioned candidates have n_cond == n_twin"

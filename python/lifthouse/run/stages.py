@@ -34,7 +34,10 @@ from lifthouse.run.errors import RunError, RunInterrupted
 from lifthouse.run.export import ExportLayout, export_run, phase2_counts
 from lifthouse.run.fill import label_by_origin, stage_preflight
 from lifthouse.run.log import RunLog
-from lifthouse.run.manifest import run_status, write_manifest
+from lifthouse.run.manifest import build_manifest, run_status, write_manifest
+from lifthouse.run.report.answers import answers
+from lifthouse.run.report.inputs import ReportMeta, load_inputs
+from lifthouse.run.report.write import write_report
 from lifthouse.run.reproduce import reproduce_commands
 from lifthouse.run.warehouse import (WarehouseError, WarehouseLockedError, connect, is_lock_error,
                                      lock_message)
@@ -101,24 +104,19 @@ def stage_export(cfg: RunConfig, log: RunLog):
 
 
 def report_meta(cfg: RunConfig):
-    from lifthouse.run.report.markdown import DEFAULT_MIN_DAYS, DEFAULT_MIN_N, ReportMeta
-
     vars_ = effective_vars(cfg)
-    alpha = vars_.get("lift_alpha")
     return ReportMeta(
         run_id=cfg.run_id, start_date=cfg.start_date.isoformat(),
         end_date=cfg.end_date.isoformat(), symbols=list(cfg.symbols), vars=vars_,
-        reproduce=list(cfg.reproduce) or reproduce_commands(cfg), min_n=int(vars_.get("lift_min_n", DEFAULT_MIN_N)),
-        min_days=int(vars_.get("lift_min_days", DEFAULT_MIN_DAYS)),
-        ci_level=(1 - float(alpha)) if alpha is not None else None,
+        reproduce=list(cfg.reproduce) or reproduce_commands(cfg),
+        min_n=int(vars_["lift_min_n"]), min_days=int(vars_["lift_min_days"]),
+        ci_level=1 - float(vars_["lift_alpha"]),
         lookback_days=cfg.lookback_days, synthetic=cfg.synthetic,
         manifest_path=str(cfg.layout.manifest_path),
     )
 
 
 def stage_report(cfg: RunConfig, log: RunLog) -> dict[str, Path]:
-    from lifthouse.run.report.markdown import answers, load_inputs, write_report
-
     inputs = load_inputs(cfg.layout)
     meta = report_meta(cfg)
     files = write_report(cfg.report_dir, inputs, meta)
@@ -132,8 +130,6 @@ def stage_report(cfg: RunConfig, log: RunLog) -> dict[str, Path]:
 def stage_manifest(cfg: RunConfig, log: RunLog, run_results: dict,
                    outputs: dict[str, Path]) -> dict:
     """Build the manifest (written by run_pipeline once this stage's own time is known)."""
-    from lifthouse.run.manifest import build_manifest
-
     lay = cfg.layout
     return build_manifest(
         run_id=cfg.run_id, vars=effective_vars(cfg), vars_passed=cfg.dbt_vars(),
