@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -81,3 +82,21 @@ def test_embargo_is_never_shorter_than_the_longest_horizon():
     long = split_for_plan(cfg.get, pd.Series([60, 480]))
     assert long.phase2_embargo_minutes == 480
     assert long.start_date == pd.Timestamp("2025-01-01")
+
+
+def test_state_timing_is_the_same_rule_in_python_and_sql():
+    """Which state a condition matches (var phase2_condition_state_at) is mapped to columns in
+    phase2_trades.py (Python) and rpt_event_paths.sql (Jinja): dbt Python models cannot call
+    macros, so the two mappings are compared here."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "phase2_trades_model", REPO_ROOT / "models/marts/phase2/phase2_trades.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    sql = (REPO_ROOT / "models/marts/reporting/rpt_event_paths.sql").read_text()
+    block = sql[sql.index("set state_columns = {"):sql.index("} %}")]
+    pairs = re.findall(r"""'([a-z_]+)':\s*(?:"([^"]*)"|'([^']*)')""", block)
+    in_sql = {k: a or b for k, a, b in pairs}
+    assert in_sql == mod.STATE_COLUMNS
+    assert VARS["phase2_condition_state_at"] in in_sql

@@ -208,7 +208,6 @@ def test_dbt_docs_cover_every_model_and_column(two_runs):
 
 
 def test_sigterm_during_build_stops_dbt_and_leaves_no_stale_outputs(two_runs):
-    import os
     import shutil
     import signal
     import subprocess

@@ -14,7 +14,6 @@ import pandas as pd
 from lifthouse.research.params import from_config
 
 MINUTE_US = 60_000_000  # microseconds per minute
-BLOCKS = ("discovery", "embargo", "holdout")
 
 
 @dataclasses.dataclass(frozen=True)

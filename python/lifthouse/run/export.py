@@ -160,9 +160,6 @@ class ExportResult:
     files: dict[str, Path] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
 
-    def sorted_files(self) -> list[tuple[str, Path]]:
-        return sorted(self.files.items())
-
 
 def export_run(warehouse: Path, layout: ExportLayout) -> ExportResult:
     """Export one run's public tables and the report's tables. Read-only on the warehouse."""

@@ -1,15 +1,14 @@
 """What the dbt Python models share: reading a DuckDB relation into pandas via Arrow, and the
-columns of the candidate plan they read. (Each model keeps its own literal ``dbt.ref("...")``
-and ``dbt.config.get("...")`` calls: dbt finds dependencies and config keys only that way.)"""
+candidate plan's columns (:data:`lifthouse.research.plan.PLAN_COLUMNS`, their one home). (Each
+model keeps its own literal ``dbt.ref("...")`` and ``dbt.config.get("...")`` calls: dbt finds
+dependencies and config keys only that way.)"""
 
 from __future__ import annotations
 
 import pandas as pd
 import pyarrow as pa
 
-PLAN_COLUMNS = ("candidate_id, family_id, twin_candidate_id, event_type, condition, "
-                "vol_condition, carry_condition, is_conditioned, horizon_min, direction_rule, "
-                "symbol_scope")
+from lifthouse.research.plan import PLAN_COLUMNS
 
 
 def to_arrow(relation) -> pa.Table:
@@ -27,4 +26,4 @@ def to_pandas(relation, sql: str | None = None) -> pd.DataFrame:
 
 def read_plan(candidate_plan) -> pd.DataFrame:
     """The plan columns the Python models use, from the ``candidate_plan`` relation."""
-    return to_pandas(candidate_plan, f"select {PLAN_COLUMNS} from r")
+    return to_pandas(candidate_plan.project(", ".join(PLAN_COLUMNS)))

@@ -22,8 +22,9 @@ from lifthouse.data import raw
 from lifthouse.data.schema import RawDataError
 from lifthouse.data.sample import episodes as ep
 from lifthouse.data.sample import market as mk
-from lifthouse.data.sample.params import (MINUTES_PER_DAY, MODEL, SymbolParams,
-                                     symbol_key, symbol_params)
+from lifthouse.data.sample.params import MINUTES_PER_DAY, MODEL, symbol_key, symbol_params
+from lifthouse.data.sample.tables import (SymbolState, kline_table, liquidations_table,
+                                         open_interest_table, spot_table)
 
 GENERATOR_VERSION = "3"  # 3: files record their origin (raw.ORIGIN_KEY)
 SAMPLE_DATASETS = ("um_klines_1m", "spot_klines_1m", "um_funding_rate", "um_open_interest_5m",
@@ -33,12 +34,7 @@ TRUTH_FILE = "ground_truth.json"
 FUNDING_LEAD_DAYS = 3           # funding starts this many days before the first bar
 HIST = 7 * MINUTES_PER_DAY + 120  # trailing history kept per symbol (vol tertiles need 7 days)
 TAIL_FREE_MIN = 6 * 60          # no episode in the last 6 hours of the window
-LIQ_RATE = 1.0                  # base forced orders per minute (before the |move| boost)
 LIQ_SHARE = 0.002               # base liquidation notional / volume
-OI_MINUTES_OF_VOLUME = 1200.0   # open interest ~ this many minutes of average volume
-OI_JITTER_SHARE = 0.08          # share of OI stamps that arrive 1 s late (Binance quirk)
-SPOT_VOLUME_SHARE = 0.1
-TRADE_COUNT_MEAN = 2500.0
 OCCUPANCY_BOX = {0: (0.40, 0.60), 1: (0.25, 0.40), 2: (0.10, 0.25)}
 
 # streams of the per-(symbol, month) generators
@@ -100,19 +96,19 @@ def hypotheses(null: bool) -> list[dict]:
     lo, hi = ep.EFFECT_BPS
     olo, ohi = ep.OFF_EFFECT_BPS
     z = 0.0 if null else None
+    def planted(event_type: str, condition: str, rule: str, improves: str, state_rule: str):
+        return {"event_type": event_type, "condition": condition, "direction_rule": rule,
+                "horizons_min": [15, 60, 240],
+                "drift_bps_in_state": [z, z] if null else [lo, hi],
+                "drift_bps_otherwise": [z, z] if null else [olo, ohi],
+                "expected": "no edge (null market)" if null else improves,
+                "state_rule": state_rule}
+
     return [
-        {"event_type": "LIQUIDATION_CASCADE", "condition": "carry_pos", "direction_rule": "fade",
-         "horizons_min": [15, 60, 240],
-         "drift_bps_in_state": [z, z] if null else [lo, hi],
-         "drift_bps_otherwise": [z, z] if null else [olo, ohi],
-         "expected": "no edge (null market)" if null else "carry_pos improves the fade",
-         "state_rule": "last settled funding_rate >= 0.00005 (0.5 bp)"},
-        {"event_type": "liquidity_vacuum", "condition": "vol_high", "direction_rule": "follow",
-         "horizons_min": [15, 60, 240],
-         "drift_bps_in_state": [z, z] if null else [lo, hi],
-         "drift_bps_otherwise": [z, z] if null else [olo, ohi],
-         "expected": "no edge (null market)" if null else "vol_high improves the follow",
-         "state_rule": "rv_60m >= 2/3 quantile of its trailing 7-day 5-minute samples"},
+        planted("LIQUIDATION_CASCADE", "carry_pos", "fade", "carry_pos improves the fade",
+                "last settled funding_rate >= 0.00005 (0.5 bp)"),
+        planted("liquidity_vacuum", "vol_high", "follow", "vol_high improves the follow",
+                "rv_60m >= 2/3 quantile of its trailing 7-day 5-minute samples"),
     ]
 
 
@@ -130,28 +126,6 @@ def _month_chunks(first: np.datetime64, end: np.datetime64) -> list[tuple[np.dat
     return chunks
 
 
-@dataclass
-class _SymbolState:
-    sp: SymbolParams
-    key: int
-    idio: np.ndarray
-    vol_noise: np.ndarray       # log-volume noise components
-    vol_exc: np.ndarray         # post-shock excitation kernels: volatility ...
-    volume_exc: np.ndarray      # ... and volume
-    logc: float
-    spot_logc: float
-    basis_slow: float
-    oi_x: float
-    oi_ema: float
-    hist_r: np.ndarray
-    hist_range: np.ndarray
-    hist_vol: np.ndarray
-    pending: np.ndarray
-    blocked_until: int
-    f_times: np.ndarray
-    f_rates: np.ndarray
-
-
 def _funding(seed: int, key: int, f_start: np.datetime64, end: np.datetime64, start: np.datetime64
              ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
     times = np.arange(f_start, end, np.timedelta64(8 * 60, "m"))
@@ -165,12 +139,12 @@ def _funding(seed: int, key: int, f_start: np.datetime64, end: np.datetime64, st
     return times, rates, occ_named
 
 
-def _init_state(seed: int, symbol: str, f_start, end, start) -> tuple[_SymbolState, dict]:
+def _init_state(seed: int, symbol: str, f_start, end, start) -> tuple[SymbolState, dict]:
     sp = symbol_params(symbol, seed)
     key = symbol_key(symbol)
     f_times, f_rates, occ = _funding(seed, key, f_start, end, start)
     logc = float(np.log(sp.price0))
-    st = _SymbolState(sp, key, np.zeros(len(MODEL.idio_vol_components)),
+    st = SymbolState(sp, key, np.zeros(len(MODEL.idio_vol_components)),
                       np.zeros(len(MODEL.volume_noise_components)),
                       np.zeros(len(MODEL.vol_excite)), np.zeros(len(MODEL.volume_excite)), logc,
                       logc + 3e-4, 0.0, 0.0, 0.0, np.empty(0), np.empty(0), np.empty(0),
@@ -253,7 +227,7 @@ def generate(data_dir: str | Path | None = None, *, seed: int = defaults.SAMPLE_
     _check_target(data_dir, symbols, truth.params(), force)
 
     rows = dict.fromkeys(SAMPLE_DATASETS, 0)
-    states: dict[str, _SymbolState] = {}
+    states: dict[str, SymbolState] = {}
     for s in symbols:
         st, occ = _init_state(seed, s, f_start, t_end, t_start)
         states[s] = st
@@ -290,7 +264,7 @@ def generate(data_dir: str | Path | None = None, *, seed: int = defaults.SAMPLE_
     return truth
 
 
-def _symbol_month(data_dir: Path, st: _SymbolState, seed: int, null: bool, mkey: int,
+def _symbol_month(data_dir: Path, st: SymbolState, seed: int, null: bool, mkey: int,
                   times: np.ndarray, mod: np.ndarray, g0: int, h_m: np.ndarray, z_m: np.ndarray,
                   eligible: np.ndarray, truth: GroundTruth) -> dict[str, int]:
     sp, n = st.sp, times.size
@@ -383,14 +357,14 @@ def _symbol_month(data_dir: Path, st: _SymbolState, seed: int, null: bool, mkey:
 
     t_us = times.astype("datetime64[us]")
     counts = {}
-    klines = _kline_table(t_us, o, h, l, c, vol_usd, r, sig, taker_noise, count_noise, sp)
+    klines = kline_table(t_us, o, h, l, c, vol_usd, r, sig, taker_noise, count_noise, sp)
     counts["um_klines_1m"] = _write(data_dir, "um_klines_1m", sp.symbol, klines)
     liq_rngs = [mk.rng_for(seed, st.key, mkey, S_LIQ, i) for i in range(6)]
-    liq = _liquidations(liq_rngs, t_us, r, sig, h, l, mod, planted, liq_min_usd, sp)
+    liq = liquidations_table(liq_rngs, t_us, r, sig, h, l, mod, planted, liq_min_usd, sp)
     counts["um_liquidations"] = _write(data_dir, "um_liquidations", sp.symbol, liq)
-    oi = _open_interest(rng[S_OI], st, t_us, g0, r, sig, c, planted, sp)
+    oi = open_interest_table(rng[S_OI], st, t_us, g0, r, sig, c, planted, sp)
     counts["um_open_interest_5m"] = _write(data_dir, "um_open_interest_5m", sp.symbol, oi)
-    spot = _spot(rng[S_SPOT], st, t_us, logc, up, down, vol_usd, r, sig, carry, taker_noise,
+    spot = spot_table(rng[S_SPOT], st, t_us, logc, up, down, vol_usd, r, sig, carry, taker_noise,
                  count_noise, sp)
     counts["spot_klines_1m"] = _write(data_dir, "spot_klines_1m", sp.symbol, spot)
     return counts
@@ -400,101 +374,3 @@ def _write(data_dir: Path, dataset: str, symbol: str, table: pa.Table) -> int:
     raw.write_dataset(data_dir, dataset, symbol, table, source="lifthouse sample",
                           origin=raw.GENERATED)
     return table.num_rows
-
-
-def _kline_table(t_us, o, h, l, c, vol_usd, r, sig, taker_noise, count_noise, sp) -> pa.Table:
-    vwap = (o + h + l + c) / 4.0
-    volume = np.maximum(np.round(vol_usd / vwap, 3), 0.001)
-    share = mk.taker_buy_share(r, sig, taker_noise)
-    tbv = np.minimum(np.round(volume * share, 3), volume)
-    count = np.maximum(1, np.round(TRADE_COUNT_MEAN * vol_usd / sp.volume_usd
-                                   * np.exp(0.2 * count_noise))).astype(np.int64)
-    return pa.table({
-        "open_time": pa.array(t_us), "open": o, "high": h, "low": l, "close": c,
-        "volume": volume, "quote_volume": np.round(volume * vwap, 2), "count": count,
-        "taker_buy_volume": tbv, "taker_buy_quote_volume": np.round(tbv * vwap, 2),
-    })
-
-
-def _liquidations(rngs: list[np.random.Generator], t_us, r, sig, h, l, mod, planted: ep.Planted, liq_min_usd: float,
-                  sp: SymbolParams) -> pa.Table:
-    # one stream per kind of draw, each consumed in bar order: rows before the first planted
-    # drift are then identical in the planted and the null market
-    r_count, r_size, r_side, r_burst, r_ms, r_price = rngs
-    n = r.size
-    zabs = np.minimum(np.abs(r) / sig, 8.0)
-    lam = LIQ_RATE * np.exp(0.4 * zabs) / 1.45
-    k = r_count.poisson(lam)
-    bar = np.repeat(np.arange(n), k)
-    # mean notional per order so that the base flow is ~LIQ_SHARE of volume
-    mean_usd = liq_min_usd / LIQ_RATE
-    notional = mean_usd * r_size.lognormal(-0.5 * 0.7 ** 2, 0.7, bar.size)
-    p_sell = 0.5 - 0.4 * np.tanh(r[bar] / sig[bar])
-    side = np.where(r_side.random(bar.size) < p_sell, "SELL", "BUY")
-    bb, bn, bs = [bar], [notional], [side]
-    for i, usd, sd in planted.liq_bursts:
-        m = int(r_burst.integers(5, 16))
-        wts = r_burst.lognormal(0.0, 0.8, m)
-        bb.append(np.full(m, i))
-        bn.append(usd * wts / wts.sum())
-        bs.append(np.full(m, sd))
-    bar = np.concatenate(bb)
-    notional = np.concatenate(bn)
-    side = np.concatenate(bs)
-    order = np.argsort(bar, kind="stable")
-    bar, notional, side = bar[order], notional[order], side[order]
-    per = np.bincount(bar, minlength=n)
-    first = np.concatenate([[0], np.cumsum(per)[:-1]])
-    rank = np.arange(bar.size) - first[bar]
-    ms = np.floor((rank + r_ms.random(bar.size)) * 60_000.0 / per[bar]).astype(np.int64)
-    time = t_us[bar] + ms.astype("timedelta64[ms]").astype("timedelta64[us]")
-    price = mk.round_to(l[bar] + r_price.random(bar.size) * (h[bar] - l[bar]), sp.tick)
-    qty = np.maximum(np.round(notional / price, 3), 0.001)
-    return pa.table({
-        "time": pa.array(time), "side": pa.array(side.astype(str)), "price": price,
-        "quantity": qty, "notional_usd": np.round(price * qty, 4),
-    })
-
-
-def _open_interest(rng, st: _SymbolState, t_us, g0: int, r, sig, c, planted: ep.Planted,
-                   sp: SymbolParams) -> pa.Table:
-    n = r.size
-    alpha = 1.0 / 60.0
-    ema, _ = mk.ar1(alpha * r, 1.0 - alpha, st.oi_ema)
-    ema_prev = np.concatenate([[st.oi_ema], ema[:-1]])
-    st.oi_ema = float(ema[-1])
-    u = 0.5 * np.sign(ema_prev) * r - 1.0 * np.maximum(np.abs(r) - 3.0 * sig, 0.0)
-    u += 6e-4 * rng.standard_normal(n)
-    for i, dlog in planted.oi_drops:
-        u[i] += dlog
-    x, x_last = mk.ar1(u, 1.0 - 1.0 / (3 * MINUTES_PER_DAY), st.oi_x)
-    x_before = np.concatenate([[st.oi_x], x[:-1]])   # OI at the bar's open = after the bar before
-    c_before = np.concatenate([[np.exp(st.logc - r.sum())], c[:-1]])
-    st.oi_x = x_last
-    j = np.flatnonzero((g0 + np.arange(n)) % 5 == 0)
-    oi0 = OI_MINUTES_OF_VOLUME * sp.volume_usd / sp.price0
-    coins = np.round(oi0 * np.exp(x_before[j]), 3)
-    value = np.round(coins * c_before[j], 2)
-    jitter = rng.random(j.size) < OI_JITTER_SHARE
-    for a, b in planted.no_jitter:
-        jitter &= ~((j >= a) & (j <= b))
-    stamp = t_us[j] + np.where(jitter, 1, 0).astype("timedelta64[s]").astype("timedelta64[us]")
-    return pa.table({"timestamp": pa.array(stamp), "sum_open_interest": coins,
-                     "sum_open_interest_value": value})
-
-
-def _spot(rng, st: _SymbolState, t_us, logc, up, down, vol_usd, r, sig, carry, taker_noise,
-          count_noise, sp: SymbolParams) -> pa.Table:
-    n = r.size
-    phi = mk.phi_of(360.0)
-    slow, st.basis_slow = mk.ar1(0.8e-4 * np.sqrt(1 - phi * phi) * rng.standard_normal(n), phi,
-                                 st.basis_slow)
-    mean = np.choose(carry, [-2.0e-4, -3.0e-4, -4.5e-4])
-    basis = mean + slow + 0.3e-4 * rng.standard_normal(n)   # log(perp / spot)
-    s_logc = logc - basis
-    s_r = np.diff(np.concatenate([[st.spot_logc], s_logc]))
-    scale = rng.uniform(0.8, 1.2, (2, n))
-    o, h, l, c, _ = mk.build_ohlc(st.spot_logc, s_r, up * scale[0], down * scale[1], sp.tick)
-    st.spot_logc = float(s_logc[-1])
-    s_vol = SPOT_VOLUME_SHARE * vol_usd * rng.lognormal(-0.045, 0.3, n)
-    return _kline_table(t_us, o, h, l, c, s_vol, s_r, sig, -taker_noise, count_noise, sp)

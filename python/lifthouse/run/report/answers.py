@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from lifthouse.research.questions import FALLBACK_QUESTION_ID
-from lifthouse.run.report.format import _num, fmt_pct
+from lifthouse.run.report.format import to_number, fmt_pct
 from lifthouse.run.report.inputs import first_value, rows_of_type
 
 # lift_summary verdict -> the answer's word
@@ -30,7 +30,7 @@ class Answer:
     @property
     def found(self) -> bool:
         """The question has a roll-up behind it (numbers to show)."""
-        return self.kind == "lift" and _num(self.row.get("lift_bps")) is not None
+        return self.kind == "lift" and to_number(self.row.get("lift_bps")) is not None
 
 
 def _question_sort_key(key: Any) -> tuple[int, str]:
@@ -49,7 +49,7 @@ def answers(lift_summary: pd.DataFrame) -> list[Answer]:
         row = {k: first_value(r, k) for k in r.index}
         key, text = str(row.get("row_key")), str(row.get("detail") or row.get("row_key"))
         if key == FALLBACK_QUESTION_ID and row.get("event_type") is None:
-            rate = _num(row.get("fallback_rate"))
+            rate = to_number(row.get("fallback_rate"))
             out.append(Answer(key, text, "fallback_rate",
                               fmt_pct(rate) if rate is not None else "undefined",
                               str(row.get("verdict_reason") or ""), row))

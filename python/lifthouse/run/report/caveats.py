@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lifthouse.run.report.format import _num, fmt_bps
+from lifthouse.run.report.format import to_number, fmt_bps
 from lifthouse.run.report.inputs import ReportInputs, ReportMeta
 
 
@@ -22,7 +22,7 @@ def _lesser_loss_notes(results: pd.DataFrame) -> list[str]:
         lost = []
         part = r[r["event_type"].astype(str) == et]
         for h in sorted(pd.to_numeric(part["horizon_min"]).unique()):
-            m = {str(x.direction_rule): _num(x.disc_mean_bps)
+            m = {str(x.direction_rule): to_number(x.disc_mean_bps)
                  for x in part[pd.to_numeric(part["horizon_min"]) == h].itertuples()}
             f, d = m.get("follow"), m.get("fade")
             if f is not None and d is not None and f < 0 and d < 0:

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from lifthouse.research.sanity import all_lifts_zero
-from lifthouse.run.report.format import _num, fmt_int
+from lifthouse.run.report.format import to_number, fmt_int
 from lifthouse.run.report.inputs import ReportInputs, first_value, rows_of_type
 
 
@@ -53,7 +53,7 @@ def model_sanity_checks(lift_summary: pd.DataFrame) -> list[Check]:
         g = san[san["check_name"].astype(str) == name]
         oks = [_ok_value(v) for v in g.get("check_ok", pd.Series([None] * len(g)))]
         scopes = [str(s) for s in g.get("check_scope", pd.Series([""] * len(g)))]
-        details = [str(d) if _num(d) is not None or isinstance(d, str) else ""
+        details = [str(d) if to_number(d) is not None or isinstance(d, str) else ""
                    for d in g.get("detail", pd.Series([""] * len(g)))]
         failed = [(s, d) for s, d, o in zip(scopes, details, oks) if o is False]
         unknown = [(s, d) for s, d, o in zip(scopes, details, oks) if o is None]
@@ -115,7 +115,7 @@ def report_sanity_checks(inputs: ReportInputs) -> list[Check]:
     if not fb.empty and res is not None and "status" in res.columns and "row_key" in fb.columns:
         m = fb[fb["row_key"].astype(str) == "all"]
         if not m.empty:
-            got = (_num(first_value(m.iloc[0], "n_promoted")), _num(first_value(m.iloc[0], "n_fallback")))
+            got = (to_number(first_value(m.iloc[0], "n_promoted")), to_number(first_value(m.iloc[0], "n_fallback")))
             status = res["status"].astype(str)
             mine = (float((status == "promoted").sum()), float((status == "fallback").sum()))
             checks.append(Check("fallback counts consistent",
@@ -128,7 +128,7 @@ def report_sanity_checks(inputs: ReportInputs) -> list[Check]:
     if not san.empty and not inputs.trade_counts.empty and "check_name" in san.columns:
         t = san[san["check_name"] == "trades_per_symbol"]
         if not t.empty:
-            model_counts = {str(k): _num(v) for k, v in zip(t["check_scope"], t["check_value"])}
+            model_counts = {str(k): to_number(v) for k, v in zip(t["check_scope"], t["check_value"])}
             mine_counts = {f"{r.symbol}|{r.event_type}": float(r.n_traded)
                            for r in inputs.trade_counts.itertuples()}
             diff = sorted(k for k in set(model_counts) | set(mine_counts)

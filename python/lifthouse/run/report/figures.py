@@ -10,7 +10,7 @@ import pandas as pd
 
 from lifthouse.data.atomic import atomic_write_bytes
 from lifthouse.run.report.answers import answers
-from lifthouse.run.report.format import _ci_label, _num, _state_sort_key, fmt_int
+from lifthouse.run.report.format import ci_label, to_number, state_sort_key, fmt_int
 from lifthouse.run.report.inputs import ReportMeta
 from lifthouse.run.report.sections import rollup_table
 
@@ -41,6 +41,15 @@ def _savefig(fig, path: Path) -> Path:
     return path
 
 
+def _finish(plt, fig, path: Path, title: str) -> Path:
+    """Title, layout, the reproducible PNG at ``path``; the figure is closed."""
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    out = _savefig(fig, Path(path))
+    plt.close(fig)
+    return out
+
+
 def _state_color(condition: Any) -> str:
     return STATE_COLORS.get(str(condition), COMBO_COLOR)
 
@@ -68,7 +77,7 @@ def plot_lift(lift_summary: pd.DataFrame, path: Path, meta: ReportMeta | None = 
             cond = r.get("condition")
             few = meta.too_few(r.get("n_cond"), r.get("n_cond_days"))
             q = asked.get((et, cond))
-            lift, lo, hi = (_num(r.get(c)) for c in ("lift_bps", "lift_ci_low", "lift_ci_high"))
+            lift, lo, hi = (to_number(r.get(c)) for c in ("lift_bps", "lift_ci_low", "lift_ci_high"))
             label = f"{cond} (n={fmt_int(r.get('n_cond'))})"
             if q:
                 label = f"{q}: {label}"
@@ -89,14 +98,10 @@ def plot_lift(lift_summary: pd.DataFrame, path: Path, meta: ReportMeta | None = 
                 tick.set_fontweight("bold")
         ax.set_ylim(len(labels) - 0.5, -0.5)
         ax.set_title(str(et))
-        ax.set_xlabel(f"lift vs unconditioned twin (bps, {_ci_label(meta.ci_level)})")
+        ax.set_xlabel(f"lift vs unconditioned twin (bps, {ci_label(meta.ci_level)})")
         ax.grid(axis="x", alpha=0.3)
-    fig.suptitle(f"Lift per condition (roll-ups; star = pre-registered question)\n"
-                 f"{meta.figure_title()}", fontsize=10)
-    fig.tight_layout()
-    out = _savefig(fig, Path(path))
-    plt.close(fig)
-    return out
+    return _finish(plt, fig, path, "Lift per condition (roll-ups; star = pre-registered "
+                   f"question)\n{meta.figure_title()}")
 
 
 def plot_paths(paths: pd.DataFrame, path: Path, meta: ReportMeta | None = None) -> Path:
@@ -114,7 +119,7 @@ def plot_paths(paths: pd.DataFrame, path: Path, meta: ReportMeta | None = None) 
         part = paths[paths["event_type"] == et]
         dim = str(part["state_dimension"].iloc[0])
         hidden = []
-        for state in sorted(part["state"].unique(), key=_state_sort_key):
+        for state in sorted(part["state"].unique(), key=state_sort_key):
             st = part[part["state"] == state].sort_values("minute")
             n0 = st.loc[st["minute"] == st["minute"].min(), "n_events"]
             n = int(n0.iloc[0]) if len(n0) else 0
@@ -139,9 +144,6 @@ def plot_paths(paths: pd.DataFrame, path: Path, meta: ReportMeta | None = None) 
         ax.set_ylabel("mean cumulative return (bps, event direction)")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-    fig.suptitle(f"Average path after events, 95% band, before costs, in the event's direction "
-                 f"(fade profits when the line falls)\n{meta.figure_title()}", fontsize=10)
-    fig.tight_layout()
-    out = _savefig(fig, Path(path))
-    plt.close(fig)
-    return out
+    return _finish(plt, fig, path, "Average path after events, 95% band, before costs, in the "
+                   "event's direction (fade profits when the line falls)\n"
+                   f"{meta.figure_title()}")

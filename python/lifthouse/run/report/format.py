@@ -11,7 +11,7 @@ STATE_ORDER = ("all", "vol_low", "vol_mid", "vol_high", "carry_neg", "carry_neut
                "warmup")
 
 
-def _num(x: Any) -> float | None:
+def to_number(x: Any) -> float | None:
     if x is None:
         return None
     try:
@@ -22,24 +22,24 @@ def _num(x: Any) -> float | None:
 
 
 def fmt_bps(x: Any, digits: int = 2) -> str:
-    v = _num(x)
+    v = to_number(x)
     return "n/a" if v is None else f"{v:+.{digits}f}"
 
 
 def fmt_p(x: Any) -> str:
-    v = _num(x)
+    v = to_number(x)
     if v is None:
         return "n/a"
     return "<0.001" if v < 0.001 else f"{v:.3f}"
 
 
 def fmt_int(x: Any) -> str:
-    v = _num(x)
+    v = to_number(x)
     return "n/a" if v is None else str(int(round(v)))
 
 
 def fmt_pct(x: Any, digits: int = 1) -> str:
-    v = _num(x)
+    v = to_number(x)
     return "n/a" if v is None else f"{100 * v:.{digits}f}%"
 
 
@@ -74,10 +74,10 @@ def markdown_table(df: pd.DataFrame, formats: dict[str, Callable[[Any], str]] | 
     return "\n".join(lines) + "\n"
 
 
-def _state_sort_key(state: Any) -> tuple[int, str]:
+def state_sort_key(state: Any) -> tuple[int, str]:
     s = str(state)
     return (STATE_ORDER.index(s) if s in STATE_ORDER else len(STATE_ORDER), s)
 
 
-def _ci_label(level: float | None) -> str:
+def ci_label(level: float | None) -> str:
     return f"{100 * level:g}% CI" if level else "CI"

@@ -13,7 +13,7 @@ import pandas as pd
 
 from lifthouse.run.config import project_vars
 from lifthouse.run.export import ExportLayout
-from lifthouse.run.report.format import _num
+from lifthouse.run.report.format import to_number
 
 
 @dataclass
@@ -68,7 +68,7 @@ class ReportMeta:
     def too_few(self, n: Any, days: Any = None) -> str | None:
         """'n < 10' (or 'days < 5') when a lift has too little data for a CI to mean anything
         (vars lift_min_n, lift_min_days), else None."""
-        n_v, d_v = _num(n), _num(days)
+        n_v, d_v = to_number(n), to_number(days)
         if n_v is None or n_v < self.min_n:
             return f"n < {self.min_n}"
         if days is not None and (d_v is None or d_v < self.min_days):

@@ -15,7 +15,7 @@ import pandas as pd
 from lifthouse.run.report.answers import Answer, answers
 from lifthouse.run.report.caveats import caveats
 from lifthouse.run.report.checks import all_checks
-from lifthouse.run.report.format import _ci_label, _num, fmt_bps, fmt_ci, fmt_int, fmt_p, markdown_table
+from lifthouse.run.report.format import ci_label, to_number, fmt_bps, fmt_ci, fmt_int, fmt_p, markdown_table
 from lifthouse.run.report.inputs import ReportInputs, ReportMeta, rows_of_type
 from lifthouse.run.report.sections import (event_counts_md, fallback_md, funnel_md, occupancy_md,
                                            rollup_display, top_candidates)
@@ -33,7 +33,7 @@ def _answer_md(a: Answer, ci_level: float | None = None, n_holm: int | None = No
     head = f"**{a.key}. {a.text} — {a.verdict.upper()}** ({a.reason})."
     if not a.found:
         return head + "\n"
-    body = (f" Roll-up lift {fmt_bps(r.get('lift_bps'))} bps, {_ci_label(ci_level)} "
+    body = (f" Roll-up lift {fmt_bps(r.get('lift_bps'))} bps, {ci_label(ci_level)} "
             f"{fmt_ci(r.get('lift_ci_low'), r.get('lift_ci_high'))} bps, "
             f"p = {fmt_p(r.get('lift_p_value'))}, Holm-adjusted p = {fmt_p(r.get('lift_p_holm'))}"
             + (f" (across the {n_holm} pre-registered questions with enough data)"
@@ -51,11 +51,11 @@ def _answer_md(a: Answer, ci_level: float | None = None, n_holm: int | None = No
                       if r.get(k) is not None)
     if scope:
         body += f" Roll-up over {scope}."
-    mde = _num(r.get("lift_mde_bps"))
+    mde = to_number(r.get("lift_mde_bps"))
     if mde is not None:
         body += (f" With this n the test would detect a lift of about {fmt_bps(mde)} bps with "
                  "80% power; half that needs about four times as many events.")
-    n_c, n_t = _num(r.get("n_cond")), _num(r.get("n_twin"))
+    n_c, n_t = to_number(r.get("n_cond")), to_number(r.get("n_twin"))
     if n_c and n_t and n_c / n_t >= CONCENTRATED_SHARE:
         body += (f" Note: {n_c / n_t:.0%} of the twin's events are in `{r.get('condition')}`, "
                  "so conditioning on it can barely change the edge (the comparison is nearly "
@@ -73,7 +73,7 @@ def render_markdown(inputs: ReportInputs, meta: ReportMeta,
     ans = answers(inputs.lift_summary)
     lift_answers = [a for a in ans if a.kind == "lift"]
     fb_answer = next((a for a in ans if a.kind == "fallback_rate"), None)
-    n_holm = sum(_num(a.row.get("lift_p_holm")) is not None for a in lift_answers)
+    n_holm = sum(to_number(a.row.get("lift_p_holm")) is not None for a in lift_answers)
     md: list[str] = []
     if failed:
         md.append("> **WARNING: probable bug.** "
@@ -108,7 +108,7 @@ def render_markdown(inputs: ReportInputs, meta: ReportMeta,
     if "lift" in figures:
         md.append(f"![Lift per condition with CIs]({figures['lift']})\n")
     md.append(markdown_table(rollup_display(inputs.lift_summary, meta),
-                             headers={"ci": _ci_label(meta.ci_level)}))
+                             headers={"ci": ci_label(meta.ci_level)}))
     md.append("## Average path after events, by state\n")
     md.append("Mean cumulative return in bps in the event's direction, from the open of the bar "
               "after detection, per minute after entry, with a 95% band (mean +/- 1.96 "

@@ -8,7 +8,7 @@ import math
 import pandas as pd
 
 from lifthouse.run.report.answers import Answer
-from lifthouse.run.report.format import (_num, _state_sort_key, fmt_bps, fmt_ci, fmt_int, fmt_p,
+from lifthouse.run.report.format import (to_number, state_sort_key, fmt_bps, fmt_ci, fmt_int, fmt_p,
                                          fmt_pct, markdown_table)
 from lifthouse.run.report.inputs import ReportMeta, rows_of_type
 from lifthouse.research.questions import FALLBACK_QUESTION_ID
@@ -21,13 +21,13 @@ def fallback_md(a: Answer | None, rates: pd.DataFrame) -> str:
         return (f"**{FALLBACK_QUESTION_ID}. Fallback promotion rate — n/a** (lift_summary has "
                 "no fallback-rate question row).\n")
     r = a.row
-    n = _num(r.get("n_promotions"))
+    n = to_number(r.get("n_promotions"))
     if not n:
         line = (f"**{a.key}. {a.text} — undefined**: no candidate was promoted "
                 f"(0 promotions, so no rate; {a.reason}).")
     else:
-        fam_p, fam_f = int(_num(r.get("n_families_promoted")) or 0), \
-            int(_num(r.get("n_families_fallback")) or 0)
+        fam_p, fam_f = int(to_number(r.get("n_families_promoted")) or 0), \
+            int(to_number(r.get("n_families_fallback")) or 0)
         line = (f"**{a.key}. {a.text} — {a.verdict}**: {fmt_int(r.get('n_fallback'))} fallback "
                 f"of {fmt_int(n)} promotions ({fmt_int(r.get('n_promoted'))} conditioned "
                 f"candidates promoted); by family: {fam_f} of {fam_p + fam_f} promoted families "
@@ -53,7 +53,7 @@ def occupancy_md(occ: pd.DataFrame) -> str:
     for dim in sorted(df["dimension"].unique()):
         part = df[df["dimension"] == dim]
         wide = part.pivot(index="symbol", columns="state", values="cell").fillna("0.0% (0)")
-        wide = wide[sorted(wide.columns, key=_state_sort_key)].reset_index()
+        wide = wide[sorted(wide.columns, key=state_sort_key)].reset_index()
         out.append(f"{dim} (share of in-window minutes, minutes in brackets):\n\n"
                    + markdown_table(wide))
     return "\n".join(out)
@@ -118,7 +118,7 @@ def funnel_md(funnel: pd.DataFrame, results: pd.DataFrame, meta: ReportMeta) -> 
     an unconditioned rule with a positive mean is not a fallback when its n is too small."""
     if funnel is None or funnel.empty:
         return "_(no screen funnel table: rpt_screen_funnel was not exported)_\n"
-    min_n = int(_num(funnel["min_disc_trades_required"].iloc[0]) or 0)
+    min_n = int(to_number(funnel["min_disc_trades_required"].iloc[0]) or 0)
     q_max = meta.var("phase2_q_max")
     cols = ["event_type"] + [c for c, _ in FUNNEL_STAGES]
     f = funnel[cols].copy()
@@ -135,8 +135,8 @@ def funnel_md(funnel: pd.DataFrame, results: pd.DataFrame, meta: ReportMeta) -> 
     window_days = disc_days / float(meta.var("phase2_discovery_fraction")) \
         if disc_days else None
     for x in funnel.sort_values("event_type").to_dict("records"):
-        n_best = int(_num(x.get("max_disc_n")) or 0)
-        n_ok = int(_num(x.get("n_enough_disc_trades")) or 0)
+        n_best = int(to_number(x.get("max_disc_n")) or 0)
+        n_ok = int(to_number(x.get("n_enough_disc_trades")) or 0)
         if n_best < min_n:
             need = (f": at that rate the first gate needs a window of about "
                     f"{math.ceil(window_days * min_n / n_best)} days instead of "
@@ -145,13 +145,13 @@ def funnel_md(funnel: pd.DataFrame, results: pd.DataFrame, meta: ReportMeta) -> 
                          f"the first gate needs (var `phase2_min_trades`); the largest "
                          f"discovery n is {n_best}{need}.")
             continue
-        stages = [(int(_num(x.get(c)) or 0), h.format(min_n=min_n, q_max=q_max))
+        stages = [(int(to_number(x.get(c)) or 0), h.format(min_n=min_n, q_max=q_max))
                   for c, h in FUNNEL_STAGES[1:5]]
         drops = [f"{a - b} fail on {h2}" for (a, _), (b, h2) in zip(stages, stages[1:])
                  if a - b > 0]
-        n_cond, n_unc = (int(_num(x.get(c)) or 0) for c in ("n_holdout_pass_conditioned",
+        n_cond, n_unc = (int(to_number(x.get(c)) or 0) for c in ("n_holdout_pass_conditioned",
                                                              "n_holdout_pass_unconditioned"))
-        n_lift, n_fb = int(_num(x.get("n_lift_pass")) or 0), int(_num(x.get("n_fallback")) or 0)
+        n_lift, n_fb = int(to_number(x.get("n_lift_pass")) or 0), int(to_number(x.get("n_fallback")) or 0)
         after = (f"; of the {n_cond} conditioned ones that pass the four gates {n_lift} pass "
                  f"the lift gate, and of the {n_unc} unconditioned ones {n_fb} are a fallback "
                  f"({n_unc - n_fb} superseded by a promoted conditioned variant)"
@@ -204,7 +204,7 @@ def rollup_table(ls: pd.DataFrame) -> pd.DataFrame:
     if roll.empty:
         return roll
     roll = roll.copy()
-    roll["_k"] = [_state_sort_key(c) for c in roll["condition"]]
+    roll["_k"] = [state_sort_key(c) for c in roll["condition"]]
     roll = roll.sort_values(["event_type", "_k", "condition"], kind="mergesort")
     cols = [c for c in ("event_type", "condition", "n_cond", "n_cond_days", "n_twin", "lift_bps",
                         "lift_ci_low", "lift_ci_high", "lift_p_value", "lift_q_bh", "verdict")
