@@ -94,3 +94,17 @@ def test_help_describes_the_command_in_whole_sentences():
                          text=True, check=True).stdout
     description = " ".join(out.split("\n\n")[1].split())
     assert description.endswith(".") and "``" not in description, description
+
+
+def test_every_module_is_tracked_by_git():
+    """A module git ignores (a too-broad .gitignore pattern) is missing from every clone."""
+    import shutil
+
+    if shutil.which("git") is None or not (REPO_ROOT / ".git").exists():
+        import pytest
+
+        pytest.skip("not a git checkout")
+    out = subprocess.run(["git", "ls-files", "--others", "--ignored", "--exclude-standard", "--",
+                          str(PACKAGE)], cwd=REPO_ROOT, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert not [p for p in out if p.endswith(".py")], out
