@@ -34,7 +34,9 @@ from lifthouse.dbt import REPO_ROOT, run_dbt
 from lifthouse.export import (ExportLayout, WarehouseError, WarehouseLockedError, connect,
                               export_run, is_lock_error, lock_message, phase2_counts)
 from lifthouse.manifest import write_manifest
+from lifthouse.progress import DbtProgress
 from lifthouse.raw import DATASETS, RawDataError, list_files, normalize_symbol, resolve_data_dir
+from lifthouse.resources import resolve as resolve_resources
 
 STAGES = ("preflight", "build", "export", "report", "manifest")
 DEFAULT_SYMBOLS = "BTC,ETH,SOL"
@@ -78,6 +80,7 @@ class RunConfig:
     reproduce: list[str] = field(default_factory=list)
     synthetic: bool = False
     sample_seed: int | None = None
+    verbose: bool = False            # show dbt's own lines (else the progress of lifthouse.progress)
 
     def __post_init__(self) -> None:
         if not RUN_ID_RE.match(self.run_id):
@@ -318,9 +321,11 @@ def stage_build(cfg: RunConfig, log: RunLog) -> dict:
     # runs them, the run skips them (about 4 s). Every data test still runs.
     args = ["build", "--select", *cfg.select, "--exclude-resource-type", "unit_test"]
     log(f"dbt {' '.join(args)} -> {cfg.warehouse_path}")
+    log(resolve_resources(cfg.warehouse_path).describe())
+    progress = DbtProgress(log, verbose=cfg.verbose, raw=log.raw)
     run = run_dbt([*args, "--no-use-colors"], warehouse=cfg.warehouse_path,
                   target_dir=cfg.target_dir, vars=cfg.dbt_vars(), check=False,
-                  on_line=lambda line: log.raw("  dbt| " + line))
+                  on_line=progress)
     if run.returncode != 0:
         raise RunError(dbt_failure_message(run.stdout, run.returncode, cfg.warehouse_path), 1)
     n_cand, n_trades = phase2_counts(cfg.warehouse_path)
@@ -344,7 +349,7 @@ def dbt_failure_message(output: str, returncode: int, warehouse: Path) -> str:
     msg = f"dbt build failed (exit {returncode})"
     if picked:
         msg += ":\n  " + "\n  ".join(picked[:20])
-    msg += "\n  (full dbt output above and in the run log)"
+    msg += "\n  (dbt's full output: rerun with --verbose, or see dbt.log in the target folder)"
     if is_lock_error(Exception(output)):
         msg += "\n" + lock_message(warehouse)
     return msg
@@ -459,6 +464,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="warehouse file (default <out-dir>/warehouse/<run_id>.duckdb)")
     parser.add_argument("--var", dest="vars", action="append", default=[], metavar="KEY=VALUE",
                         help="a dbt var override (repeatable), e.g. --var n_boot=500")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show dbt's own output (default: one line per model and the "
+                             "build's progress; dbt's log is in <out>/target/<run_id>/dbt.log)")
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -531,7 +539,7 @@ def config_from_args(args: argparse.Namespace, *, run_id: str, start: dt.date, e
         data_dir=resolve_data_dir(args.data_dir), out_dir=Path(args.out_dir),
         lookback_days=lookback_days, extra_vars=dict(parse_var(v) for v in args.vars),
         fill=fill, warehouse=args.warehouse, reproduce=reproduce, synthetic=synthetic,
-        sample_seed=getattr(args, "seed", None),
+        sample_seed=getattr(args, "seed", None), verbose=bool(getattr(args, "verbose", False)),
     )
 
 

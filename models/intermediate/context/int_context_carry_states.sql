@@ -1,3 +1,6 @@
+-- A view: market_context reads it once (materialising it would write every minute twice).
+{{ config(materialized='view') }}
+
 -- carry_state per (symbol, minute) from the last settled funding rate (bps per 8h).
 -- Binance quotes +1 bp as its "no premium" value and caps majors near it, so positive carry is
 -- funding >= var('carry_pos_min_bps') (default +0.5 bp), negative is funding <
