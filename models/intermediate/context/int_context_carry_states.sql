@@ -1,4 +1,5 @@
--- A view: market_context reads it once (materialising it would write every minute twice).
+-- A view: a CASE over the int_features_funding_asof table, read once by market_context; its
+-- data tests cost the same on the view as on a table, and no second copy of every minute is written.
 {{ config(materialized='view') }}
 
 -- carry_state per (symbol, minute) from the last settled funding rate (bps per 8h).

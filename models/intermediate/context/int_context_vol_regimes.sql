@@ -1,6 +1,3 @@
--- A view: market_context reads it once (materialising it would write every minute twice).
-{{ config(materialized='view') }}
-
 -- vol_regime per (symbol, minute): the bar's rv_60m against the tertiles of its own trailing
 -- distribution (sampled, attached by backward as-of join). 'warmup' while rv_60m or the tertile
 -- window is not full; warm-up never matches a condition.
