@@ -39,3 +39,4 @@ def test_dbt_gets_the_settings_and_profiles_yml_reads_them(tmp_path, monkeypatch
                           (resources.THREADS_ENV, "threads"),
                           (resources.TEMP_DIR_ENV, "temp_directory")):
         assert f"{setting}: \"{{{{ env_var('{name}'" in profile
+    assert "config_options:" in profile  # once per database: a SET per cursor fails after a spill
