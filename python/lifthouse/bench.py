@@ -255,15 +255,14 @@ def main(argv: list[str] | None = None) -> int:
         steps["sample"] = bench_sample(work)
         steps["run_sample"] = bench_run(work, "bench_sample", work / "sample_raw", "2025-01-01",
                                         "2025-03-01")
-    if args.only_scale:
-        pass
-    elif (REAL_DATA / "um_klines_1m").is_dir():
-        t = time.perf_counter()
-        raw = import_real(work)
-        steps["import_real"] = {"wall_s": time.perf_counter() - t, "peak_rss_mb": float("nan"), "rc": 0}
-        steps["run_real"] = bench_run(work, "bench_real", raw, *REAL_WINDOW)
-    else:
-        steps["run_real"] = {"skipped": f"real data not found at {REAL_DATA}"}
+        if (REAL_DATA / "um_klines_1m").is_dir():
+            t = time.perf_counter()
+            raw = import_real(work)
+            steps["import_real"] = {"wall_s": time.perf_counter() - t,
+                                    "peak_rss_mb": float("nan"), "rc": 0}
+            steps["run_real"] = bench_run(work, "bench_real", raw, *REAL_WINDOW)
+        else:
+            steps["run_real"] = {"skipped": f"real data not found at {REAL_DATA}"}
     if args.scale:
         steps["scale_20x365"] = bench_scale(work, args.cache, 20)
     if args.spill:
