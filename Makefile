@@ -9,7 +9,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo test test-fast bench clean-warehouse
+.PHONY: setup demo test test-fast bench bench-scale clean-warehouse
 
 setup: $(STAMP)
 
@@ -28,9 +28,17 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-## Benchmarks (timings and memory), not part of `make test`.
+## Benchmarks (timings and memory), not part of `make test`; docs/benchmarks.md.
+## `make bench` includes the 20 x 365 run and the 40 x 365 spill run (BENCH_SCALE=0: without);
+## `make bench-scale` runs only those two. The scale markets are generated once into
+## BENCH_CACHE (outside the repository) and reused.
+BENCH_CACHE ?= $(HOME)/.cache/lifthouse-bench
+BENCH_SCALE ?= 1
 bench: $(STAMP)
-	$(BIN)/python -m lifthouse.run.bench
+	$(BIN)/python -m lifthouse.run.bench --cache $(BENCH_CACHE) $(if $(filter 1,$(BENCH_SCALE)),--scale --spill)
+
+bench-scale: $(STAMP)
+	$(BIN)/python -m lifthouse.run.bench --cache $(BENCH_CACHE) --only-scale --scale --spill
 
 clean-warehouse:
 	rm -rf warehouse target

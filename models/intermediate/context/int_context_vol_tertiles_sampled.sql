@@ -9,7 +9,8 @@
 {%- set sample_minutes = var('vol_regime_sample_minutes') | int %}
 {%- set window_minutes = (var('vol_regime_window_days') | float * 1440) | round | int %}
 {%- set expected_samples = window_minutes // sample_minutes %}
-{%- set frame = 'partition by symbol order by open_time range between ' ~ lifthouse.minutes(window_minutes - 1) ~ ' preceding and current row' %}
+{#- the sample is complete on its own step: a ROWS frame holds the RANGE frame's samples (macros/features/grid_frames.sql) #}
+{%- set frame = 'partition by symbol order by open_time ' ~ lifthouse.trailing_minutes_frame(window_minutes, sample_minutes) %}
 
 with sampled as (
 

@@ -38,8 +38,8 @@ with bars as (
 ),
 
 -- trailing liquidation sums only where the symbol has liquidation data (liq_usd is 0-filled
--- from the start of its coverage, so the RANGE frames see every minute); empty and free when
--- there are no liquidations at all
+-- from the start of its coverage on, so those rows are a complete minute grid); empty and free
+-- when there are no liquidations at all
 liquidation_windows as (
 
     select
@@ -52,10 +52,10 @@ liquidation_windows as (
         count(liq_usd) over w_before_move as n_liq_baseline
     from bars
     where liq_usd is not null
-    window w_move as (partition by symbol order by open_time
-        range between {{ lifthouse.minutes(4) }} preceding and current row),
-    w_before_move as (partition by symbol order by open_time
-        range between {{ lifthouse.minutes(baseline + 4) }} preceding and {{ lifthouse.minutes(5) }} preceding)
+    -- ROWS frames over the complete minute grid (macros/features/grid_frames.sql): the 5 minutes
+    -- of the move, and the baseline minutes before it
+    window w_move as (partition by symbol order by open_time {{ lifthouse.trailing_minutes_frame(5) }}),
+    w_before_move as (partition by symbol order by open_time {{ lifthouse.minutes_frame(baseline + 4, 5) }})
 
 ),
 

@@ -14,7 +14,8 @@
 {%- set sample_minutes = var('vacuum_sample_minutes') | int %}
 {%- set thin_minutes = var('vacuum_thin_minutes') | int %}
 {%- set shock_sigma = var('vacuum_shock_sigma') | float %}
-{%- set frame = 'partition by symbol order by open_time range between ' ~ lifthouse.minutes(baseline - 1) ~ ' preceding and current row' %}
+{#- the sample is complete on its own step: a ROWS frame holds the RANGE frame's samples (macros/features/grid_frames.sql) #}
+{%- set frame = 'partition by symbol order by open_time ' ~ lifthouse.trailing_minutes_frame(baseline, sample_minutes) %}
 
 with bars as (
 
@@ -85,8 +86,7 @@ thin_runs as (
         sum(is_thin) over w_thin_run as n_thin,
         min(illiq_ratio) over w_thin_run as min_illiq_ratio
     from flagged
-    window w_thin_run as (partition by symbol order by open_time
-        range between {{ lifthouse.minutes(thin_minutes - 1) }} preceding and current row)
+    window w_thin_run as (partition by symbol order by open_time {{ lifthouse.trailing_minutes_frame(thin_minutes) }})
 
 ),
 

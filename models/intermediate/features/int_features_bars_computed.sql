@@ -1,6 +1,7 @@
 -- Price and volume features per (symbol, minute) from the complete grid. Every window is a
--- trailing RANGE frame over open_time, in minutes, ending at the current bar (values known at its
--- close). A statistic is NULL (warm-up) unless its window holds at least
+-- trailing window in minutes ending at the current bar (values known at its close), written as a
+-- ROWS frame over the complete minute grid (macros/features/grid_frames.sql: the same bars as a
+-- RANGE frame over open_time). A statistic is NULL (warm-up) unless its window holds at least
 -- var('feature_min_coverage') of the inputs it should hold.
 
 {%- set coverage = var('feature_min_coverage') | float %}
@@ -62,26 +63,14 @@ windowed as (
         count(log_ret) over w_base as n_ret_base,
         stddev_samp(log_ret) over w_base as std_ret_base,
         count(volume) over w_base as n_volume_base,
-        {{ lifthouse.trailing_quantile('volume', 0.5, 'partition by symbol order by open_time range between ' ~ lifthouse.minutes(baseline - 1) ~ ' preceding and current row') }} as volume_median_base
+        {{ lifthouse.trailing_quantile('volume', 0.5, 'partition by symbol order by open_time ' ~ lifthouse.trailing_minutes_frame(baseline)) }} as volume_median_base,
+        -- the close exactly 5 minutes earlier (the grid is complete: 5 rows back)
+        lag(close, 5) over (partition by symbol order by open_time) as close_5m_ago
     from with_illiquidity
     window
-        w_5m as (partition by symbol order by open_time range between {{ lifthouse.minutes(4) }} preceding and current row),
-        w_60m as (partition by symbol order by open_time range between {{ lifthouse.minutes(59) }} preceding and current row),
-        w_base as (partition by symbol order by open_time range between {{ lifthouse.minutes(baseline - 1) }} preceding and current row)
-
-),
-
--- the close exactly 5 minutes earlier (an equi-join on time: minutes, not rows, and much
--- cheaper than a one-row RANGE frame)
-with_close_5m_ago as (
-
-    select
-        windowed.*,
-        earlier.close as close_5m_ago
-    from windowed
-    left join bars as earlier
-        on windowed.symbol = earlier.symbol
-        and windowed.open_time - {{ lifthouse.minutes(5) }} = earlier.open_time
+        w_5m as (partition by symbol order by open_time {{ lifthouse.trailing_minutes_frame(5) }}),
+        w_60m as (partition by symbol order by open_time {{ lifthouse.trailing_minutes_frame(60) }}),
+        w_base as (partition by symbol order by open_time {{ lifthouse.trailing_minutes_frame(baseline) }})
 
 ),
 
@@ -113,7 +102,7 @@ features as (
         ln(close / close_5m_ago) as ret_5m,
         illiquidity,
         taker_buy_volume / nullif(volume, 0) as taker_buy_ratio
-    from with_close_5m_ago
+    from windowed
 
 )
 

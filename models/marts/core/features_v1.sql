@@ -1,6 +1,9 @@
 -- Features v1 (SPEC 3): one row per (symbol, minute) on the complete grid. Every value at
 -- open_time t uses only data known at the bar's close (t + 1 minute). See
 -- docs/features_and_events.md.
+-- A view: the columns of the int_features_joined table in their public order. Materialising it
+-- would write every minute a second time (docs/benchmarks.md); reading it costs the same.
+{{ config(materialized='view') }}
 
 with features as (
 

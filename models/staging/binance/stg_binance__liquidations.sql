@@ -2,6 +2,10 @@
 -- notional_usd is USD: quantity x contract size for COIN-M contracts, price x quantity for USD-M.
 -- Exact duplicate orders (same time, side, price and quantity) are kept once.
 
+-- A table, not a view: the Parquet is read once here, not again by each data test and
+-- downstream model (docs/benchmarks.md).
+{{ config(materialized='table') }}
+
 with source as (
 
     {{ raw_source('binance', 'um_liquidations', [

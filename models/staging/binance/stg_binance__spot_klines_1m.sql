@@ -1,6 +1,10 @@
 -- Spot 1m klines (for the perp-spot basis). Optional: empty when no spot data is loaded.
 -- De-duplication rule as for perp klines: larger volume, then larger close wins.
 
+-- A table, not a view: the Parquet is read once here, not again by each data test and
+-- downstream model (docs/benchmarks.md).
+{{ config(materialized='table') }}
+
 with source as (
 
     {{ raw_source('binance', 'spot_klines_1m', [

@@ -8,9 +8,16 @@ Each step runs as its own child process, so its wall time includes interpreter a
                   manifest); per-stage and slowest-model times come from the run manifest.
 3. ``run_real``   the same on the real Binance data in ../shared/data (imported into a temp
                   raw layout first), when that folder exists; skipped with a message otherwise.
-4. ``scale``      (``--scale``) the generator at 20 symbols x 365 days, streaming.
+4. ``scale_20x365`` (``--scale``) the full run at 20 symbols x 365 days of the sample market.
+5. ``scale_40x365`` (``--spill``) the same at 40 symbols, a run larger than DuckDB's memory
+                  limit: it must complete by spilling to the temp directory.
 
-Results are printed as a table and written as JSON (``--out``, default data/bench/bench.json).
+The scale markets are generated once into a cache folder outside the repository
+(``--cache``, default ``$LIFTHOUSE_BENCH_CACHE`` or ``~/.cache/lifthouse-bench``) and reused.
+Peak memory is the largest sum of RSS over the whole process tree (the CLI, dbt and any child),
+sampled from /proc every 0.2 s; the load average is recorded beside every figure (the machine
+may be shared). Per-model times come from the run manifest. Results are printed as a table and
+written as JSON (``--out``, default data/bench/bench.json); docs/benchmarks.md records them.
 """
 
 from __future__ import annotations
@@ -31,26 +38,61 @@ from lifthouse.run.dbt import REPO_ROOT
 REAL_DATA = Path(os.environ.get("LIFTHOUSE_REAL_DATA", REPO_ROOT.parent / "shared" / "data" / "binance"))
 REAL_WINDOW = ("2025-05-12", "2025-06-24")  # full 1m days 2025-05-05.. minus the 7-day lookback
 
-_CHILD = r"""
-import resource, subprocess, sys, time, json
-t = time.perf_counter()
-rc = subprocess.call(sys.argv[1:])
-wall = time.perf_counter() - t
-rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps({"rc": rc, "wall_s": wall, "peak_rss_mb": rss_kb / 1024}))
-"""
+SCALE_START = "2025-01-01"
+SAMPLE_INTERVAL_S = 0.2
 
 
-def measure(cmd: list[str], log: Path) -> dict:
-    """Run ``cmd`` in a child; return wall seconds, exit code and the peak RSS of its largest
-    descendant (ru_maxrss of the waited-for children)."""
+def _children() -> dict[int, list[int]]:
+    """parent pid -> child pids, from /proc/<pid>/stat."""
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        tree.setdefault(ppid, []).append(int(entry))
+    return tree
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def tree_rss_bytes(root: int) -> int:
+    """Summed RSS of ``root`` and all its descendants (Linux /proc; 0 elsewhere)."""
+    if not Path("/proc").is_dir():
+        return 0
+    tree, pids, i = _children(), [root], 0
+    while i < len(pids):
+        pids.extend(tree.get(pids[i], []))
+        i += 1
+    return sum(_rss_bytes(p) for p in pids)
+
+
+def measure(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> dict:
+    """Run ``cmd`` in a child; return its exit code, wall seconds, the peak RSS summed over its
+    process tree (sampled) and the load average before and after."""
+    load_before = os.getloadavg()
+    peak = 0
+    t = time.perf_counter()
     with open(log, "w") as fh:
-        proc = subprocess.run([sys.executable, "-c", _CHILD, *cmd], cwd=REPO_ROOT,
-                              stdout=subprocess.PIPE, stderr=fh, text=True)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    out = json.loads(lines[-1]) if lines else {"rc": proc.returncode}
-    out["log"] = str(log)
-    return out
+        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=fh, stderr=subprocess.STDOUT,
+                                env={**os.environ, **(env or {})})
+        while proc.poll() is None:
+            peak = max(peak, tree_rss_bytes(proc.pid))
+            time.sleep(SAMPLE_INTERVAL_S)
+    return {"rc": proc.returncode, "wall_s": round(time.perf_counter() - t, 2),
+            "peak_rss_mb": round(peak / 2 ** 20), "load_before": [round(x, 2) for x in load_before],
+            "load_after": [round(x, 2) for x in os.getloadavg()], "log": str(log)}
 
 
 def _lifthouse() -> str:
@@ -66,9 +108,18 @@ def _manifest_timings(out_dir: Path, run_id: str) -> dict:
     timing = m.get("timing", {})
     nodes = timing.get("dbt_nodes_seconds", {})
     slow = sorted(nodes.items(), key=lambda kv: -kv[1])[:8]
+    tests = sum(v for k, v in nodes.items() if k.startswith("test."))
+    models = sum(v for k, v in nodes.items() if k.startswith(("model.", "seed.")))
+    warehouse = out_dir / "warehouse" / f"{run_id}.duckdb"
     return {"stages_seconds": timing.get("stages_seconds", {}),
             "slowest_nodes_seconds": dict(slow),
-            "dbt_nodes_total_seconds": round(sum(nodes.values()), 3)}
+            "model_seconds": {k.rsplit(".", 1)[-1]: v for k, v in sorted(nodes.items())
+                              if k.startswith("model.")},
+            "dbt_models_total_seconds": round(models, 3),
+            "dbt_tests_total_seconds": round(tests, 3),
+            "test_share": round(tests / (tests + models), 3) if tests + models else None,
+            "dbt_nodes_total_seconds": round(sum(nodes.values()), 3),
+            "warehouse_mb": round(warehouse.stat().st_size / 2 ** 20) if warehouse.exists() else None}
 
 
 def _count_rows(raw: Path, res: dict) -> dict:
@@ -91,11 +142,14 @@ def bench_sample(work: Path) -> dict:
                                     work / "sample.log"))
 
 
-def bench_run(work: Path, name: str, raw: Path, start: str, end: str) -> dict:
+def bench_run(work: Path, name: str, raw: Path, start: str, end: str,
+              symbols: list[str] | None = None, env: dict[str, str] | None = None) -> dict:
     out = work / f"{name}_out"
-    res = measure([_lifthouse(), "run", "--run-id", name, "--start-date", start,
-                   "--end-date", end, "--data-dir", str(raw), "--out-dir", str(out)],
-                  work / f"{name}.log")
+    cmd = [_lifthouse(), "run", "--run-id", name, "--start-date", start, "--end-date", end,
+           "--data-dir", str(raw), "--out-dir", str(out)]
+    if symbols:
+        cmd += ["--symbols", ",".join(symbols)]
+    res = measure(cmd, work / f"{name}.log", env=env)
     res.update(_manifest_timings(out, name))
     res["window"] = f"{start} .. {end}"
     return res
@@ -111,13 +165,38 @@ def import_real(work: Path) -> Path:
     return raw
 
 
-def bench_scale(work: Path, n_symbols: int = 20, days: int = 365) -> dict:
-    raw = work / "scale_raw"
-    end = (dt.date(2025, 1, 1) + dt.timedelta(days=days)).isoformat()
+def scale_symbols(n_symbols: int) -> list[str]:
+    """The generator's names for ``--n-symbols N`` (S001USDT, ...)."""
+    from lifthouse.data.sample.params import synthetic_symbols
+
+    return list(synthetic_symbols(n_symbols))
+
+
+def cached_scale_market(cache: Path, n_symbols: int, days: int, log_dir: Path) -> tuple[Path, dict]:
+    """The sample market of ``n_symbols`` x ``days`` under ``cache``: generated on first use
+    (timed), reused afterwards (its ground truth records the same symbols and window)."""
+    raw = cache / f"raw_{n_symbols}x{days}"
+    end = (dt.date.fromisoformat(SCALE_START) + dt.timedelta(days=days)).isoformat()
+    truth = raw / "_sample" / "ground_truth.json"
+    if truth.exists():
+        params = json.loads(truth.read_text()).get("params") or {}
+        if (params.get("symbols") == scale_symbols(n_symbols)
+                and str(params.get("end", "")).startswith(end)):
+            return raw, {"cached": str(raw)}
+    cache.mkdir(parents=True, exist_ok=True)
     res = measure([_lifthouse(), "sample", "--data-dir", str(raw), "--n-symbols", str(n_symbols),
-                   "--start", "2025-01-01", "--end", end], work / "scale.log")
-    res["shape"] = f"{n_symbols} symbols x {days} days"
-    return _count_rows(raw, res)
+                   "--start", SCALE_START, "--end", end], log_dir / f"sample_{n_symbols}x{days}.log")
+    return raw, _count_rows(raw, res)
+
+
+def bench_scale(work: Path, cache: Path, n_symbols: int, days: int = 365,
+                env: dict[str, str] | None = None) -> dict:
+    raw, generated = cached_scale_market(cache, n_symbols, days, work)
+    end = (dt.date.fromisoformat(SCALE_START) + dt.timedelta(days=days)).isoformat()
+    res = bench_run(work, f"scale_{n_symbols}x{days}", raw, SCALE_START, end,
+                    symbols=scale_symbols(n_symbols), env=env)
+    res.update(shape=f"{n_symbols} symbols x {days} days", market=generated, env=env or {})
+    return res
 
 
 def render(results: dict) -> str:
@@ -129,6 +208,13 @@ def render(results: dict) -> str:
         notes = []
         if "rows_per_s" in r and r["rows_per_s"]:
             notes.append(f"{r['rows']:,} rows, {r['rows_per_s']:,} rows/s")
+        if r.get("test_share") is not None:
+            notes.append(f"data tests {r['dbt_tests_total_seconds']:.0f} s of "
+                         f"{r['dbt_nodes_total_seconds']:.0f} s node time ({100 * r['test_share']:.0f}%)")
+        if r.get("warehouse_mb"):
+            notes.append(f"warehouse {r['warehouse_mb']:,} MB")
+        if r.get("load_before"):
+            notes.append(f"load {r['load_before'][0]:.1f} -> {r['load_after'][0]:.1f}")
         if "stages_seconds" in r:
             notes.append("stages: " + ", ".join(f"{k} {v:.1f}" for k, v in r["stages_seconds"].items()))
         if "slowest_nodes_seconds" in r:
@@ -144,26 +230,43 @@ def render(results: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lifthouse.run.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "data" / "bench" / "bench.json")
-    parser.add_argument("--scale", action="store_true", help="also generate 20 symbols x 365 days")
+    parser.add_argument("--scale", action="store_true",
+                        help="also run 20 symbols x 365 days (market generated once, cached)")
+    parser.add_argument("--spill", action="store_true",
+                        help="also run 40 symbols x 365 days, larger than DuckDB's memory limit")
+    parser.add_argument("--only-scale", action="store_true",
+                        help="skip the demo-size and real-data steps")
+    parser.add_argument("--cache", type=Path, default=Path(os.environ.get(
+        "LIFTHOUSE_BENCH_CACHE", Path.home() / ".cache" / "lifthouse-bench")),
+        help="where the scale markets are generated once and kept (outside the repository)")
     parser.add_argument("--keep", action="store_true", help="keep the temp work folder")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="lifthouse-bench-"))
+    from lifthouse.run.resources import resolve, total_memory_bytes
+
     results: dict = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                                 "platform": platform.platform()},
+                                 "platform": platform.platform(),
+                                 "memory_gb": round((total_memory_bytes() or 0) / 2 ** 30, 1),
+                                 "duckdb": resolve(work / "x.duckdb").describe()},
                      "work_dir": str(work), "steps": {}}
     steps = results["steps"]
     print(f"benchmark work folder: {work}", file=sys.stderr)
-    steps["sample"] = bench_sample(work)
-    steps["run_sample"] = bench_run(work, "bench_sample", work / "sample_raw", "2025-01-01", "2025-03-01")
-    if (REAL_DATA / "um_klines_1m").is_dir():
-        t = time.perf_counter()
-        raw = import_real(work)
-        steps["import_real"] = {"wall_s": time.perf_counter() - t, "peak_rss_mb": float("nan"), "rc": 0}
-        steps["run_real"] = bench_run(work, "bench_real", raw, *REAL_WINDOW)
-    else:
-        steps["run_real"] = {"skipped": f"real data not found at {REAL_DATA}"}
+    if not args.only_scale:
+        steps["sample"] = bench_sample(work)
+        steps["run_sample"] = bench_run(work, "bench_sample", work / "sample_raw", "2025-01-01",
+                                        "2025-03-01")
+        if (REAL_DATA / "um_klines_1m").is_dir():
+            t = time.perf_counter()
+            raw = import_real(work)
+            steps["import_real"] = {"wall_s": time.perf_counter() - t,
+                                    "peak_rss_mb": float("nan"), "rc": 0}
+            steps["run_real"] = bench_run(work, "bench_real", raw, *REAL_WINDOW)
+        else:
+            steps["run_real"] = {"skipped": f"real data not found at {REAL_DATA}"}
     if args.scale:
-        steps["scale"] = bench_scale(work)
+        steps["scale_20x365"] = bench_scale(work, args.cache, 20)
+    if args.spill:
+        steps["scale_40x365"] = bench_scale(work, args.cache, 40)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     print(render(results))

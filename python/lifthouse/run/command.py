@@ -32,6 +32,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="warehouse file (default <out-dir>/warehouse/<run_id>.duckdb)")
     parser.add_argument("--var", dest="vars", action="append", default=[], metavar="KEY=VALUE",
                         help="a dbt var override (repeatable), e.g. --var n_boot=500")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show dbt's own output (default: one line per model and the "
+                             "build's progress; dbt's log is in <out>/target/<run_id>/dbt.log)")
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,7 +74,7 @@ def config_from_args(args: argparse.Namespace, *, run_id: str, start: dt.date, e
         data_dir=resolve_data_dir(args.data_dir), out_dir=Path(args.out_dir),
         lookback_days=lookback_days, extra_vars=dict(parse_var(v) for v in args.vars),
         fill=fill, warehouse=args.warehouse, reproduce=reproduce, synthetic=synthetic,
-        sample_seed=getattr(args, "seed", None),
+        sample_seed=getattr(args, "seed", None), verbose=bool(getattr(args, "verbose", False)),
     )
 
 

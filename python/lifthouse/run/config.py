@@ -42,6 +42,7 @@ class RunConfig:
     reproduce: list[str] = field(default_factory=list)
     synthetic: bool = False
     sample_seed: int | None = None
+    verbose: bool = False            # show dbt's own lines (else the progress of lifthouse.run.progress)
 
     def __post_init__(self) -> None:
         if not RUN_ID_RE.match(self.run_id):

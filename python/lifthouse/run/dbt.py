@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from lifthouse.run.resources import resolve as resolve_resources
 from lifthouse.run.warehouse import is_lock_error, lock_message
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -65,6 +66,8 @@ def dbt_env(warehouse: Path, target_dir: Path, log_dir: Path | None = None) -> d
     env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     env["DO_NOT_TRACK"] = "1"
     env.setdefault("DBT_PROFILES_DIR", str(REPO_ROOT))
+    # DuckDB memory_limit / threads / temp_directory, read by profiles.yml (lifthouse.run.resources)
+    env.update(resolve_resources(Path(warehouse), env).env())
     return env
 
 

@@ -35,9 +35,11 @@ from lifthouse.run.export import ExportLayout, export_run, phase2_counts
 from lifthouse.run.fill import label_by_origin, stage_preflight
 from lifthouse.run.log import RunLog
 from lifthouse.run.manifest import build_manifest, run_status, write_manifest
+from lifthouse.run.progress import DbtProgress
 from lifthouse.run.report.answers import answers
 from lifthouse.run.report.inputs import ReportMeta, load_inputs
 from lifthouse.run.report.write import write_report
+from lifthouse.run.resources import resolve as resolve_resources
 from lifthouse.run.reproduce import reproduce_commands
 from lifthouse.run.warehouse import (WarehouseError, WarehouseLockedError, connect, is_lock_error,
                                      lock_message)
@@ -59,9 +61,11 @@ def stage_build(cfg: RunConfig, log: RunLog) -> dict:
     # runs them, the run skips them (about 4 s). Every data test still runs.
     args = ["build", "--select", *cfg.select, "--exclude-resource-type", "unit_test"]
     log(f"dbt {' '.join(args)} -> {cfg.warehouse_path}")
+    log(resolve_resources(cfg.warehouse_path).describe())
+    progress = DbtProgress(log, verbose=cfg.verbose, raw=log.raw)
     run = run_dbt([*args, "--no-use-colors"], warehouse=cfg.warehouse_path,
                   target_dir=cfg.target_dir, vars=cfg.dbt_vars(), check=False,
-                  on_line=lambda line: log.raw("  dbt| " + line))
+                  on_line=progress)
     if run.returncode != 0:
         raise RunError(dbt_failure_message(run.stdout, run.returncode, cfg.warehouse_path), 1)
     n_cand, n_trades = phase2_counts(cfg.warehouse_path)
@@ -85,7 +89,7 @@ def dbt_failure_message(output: str, returncode: int, warehouse: Path) -> str:
     msg = f"dbt build failed (exit {returncode})"
     if picked:
         msg += ":\n  " + "\n  ".join(picked[:20])
-    msg += "\n  (full dbt output above and in the run log)"
+    msg += "\n  (dbt's full output: rerun with --verbose, or see dbt.log in the target folder)"
     if is_lock_error(Exception(output)):
         msg += "\n" + lock_message(warehouse)
     return msg

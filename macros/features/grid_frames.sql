@@ -1,0 +1,30 @@
+{#-
+    Trailing windows over the complete minute grid (SPEC 3: windows are in minutes).
+
+    int_perp_bars_gridded holds one row per symbol and minute from the first to the last loaded
+    bar (gaps are rows with is_gap = true), and every minute-grain model keeps that grid; a
+    sample taken every `step_minutes` minutes of it is complete on its own step. There, the bars
+    of a RANGE frame over open_time are exactly the rows of a ROWS frame: a window "from
+    `from_minutes` to `to_minutes` before the bar" is the rows from from_minutes / step_minutes
+    to to_minutes / step_minutes preceding. ROWS frames are standard SQL (DuckDB and Spark) and
+    avoid the per-row search for the frame bounds a RANGE frame over a timestamp needs.
+
+    minutes_frame(from_minutes, to_minutes=0, step_minutes=1)
+        'rows between <from> preceding and <to> preceding' ('current row' when to_minutes = 0).
+        from_minutes and to_minutes must be multiples of step_minutes.
+    trailing_minutes_frame(window_minutes, step_minutes=1)
+        the trailing window of `window_minutes` minutes ending at the current row:
+        minutes_frame(window_minutes - step_minutes, 0, step_minutes).
+-#}
+{% macro minutes_frame(from_minutes, to_minutes=0, step_minutes=1) -%}
+    {%- set step = step_minutes | int -%}
+    {%- if (from_minutes | int) % step != 0 or (to_minutes | int) % step != 0 -%}
+        {{ exceptions.raise_compiler_error("minutes_frame: " ~ from_minutes ~ " and " ~ to_minutes ~ " minutes must be multiples of the grid step " ~ step) }}
+    {%- endif -%}
+    rows between {{ (from_minutes | int) // step }} preceding and
+    {%- if (to_minutes | int) == 0 %} current row{% else %} {{ (to_minutes | int) // step }} preceding{% endif -%}
+{%- endmacro %}
+
+{% macro trailing_minutes_frame(window_minutes, step_minutes=1) -%}
+    {{- lifthouse.minutes_frame((window_minutes | int) - (step_minutes | int), 0, step_minutes) -}}
+{%- endmacro %}

@@ -1,0 +1,95 @@
+"""DuckDB resource settings of a run: memory limit, threads and spill folder (docs/running.md
+"Memory and threads").
+
+profiles.yml reads them from environment variables, so a dbt command run by hand and a
+``lifthouse run`` use the same settings:
+
+=================================  ==========================================================
+``LIFTHOUSE_DUCKDB_MEMORY_LIMIT``  DuckDB ``memory_limit`` (e.g. ``4GB``). Default: a quarter
+                                   of the machine's RAM, between 1 GB and 4 GB.
+``LIFTHOUSE_DUCKDB_THREADS``       DuckDB ``threads``. Default: the CPUs this process may use.
+``LIFTHOUSE_DUCKDB_TEMP_DIR``      DuckDB ``temp_directory``: where a query larger than the
+                                   memory limit spills. Default: ``<warehouse>.tmp`` beside the
+                                   warehouse file.
+=================================  ==========================================================
+
+A value already set in the environment wins over the default (the user's override). The
+Python models run inside dbt's process, so their pandas frames come on top of the DuckDB limit:
+the default leaves room for them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+MEMORY_LIMIT_ENV = "LIFTHOUSE_DUCKDB_MEMORY_LIMIT"
+THREADS_ENV = "LIFTHOUSE_DUCKDB_THREADS"
+TEMP_DIR_ENV = "LIFTHOUSE_DUCKDB_TEMP_DIR"
+
+GB = 1024 ** 3
+MIN_MEMORY_LIMIT_GB = 1
+MAX_MEMORY_LIMIT_GB = 4
+MEMORY_SHARE = 0.25  # of the machine's RAM
+
+
+@dataclass(frozen=True)
+class DuckDBResources:
+    memory_limit: str
+    threads: int
+    temp_directory: Path
+
+    def env(self) -> dict[str, str]:
+        return {MEMORY_LIMIT_ENV: self.memory_limit, THREADS_ENV: str(self.threads),
+                TEMP_DIR_ENV: str(self.temp_directory)}
+
+    def describe(self) -> str:
+        return (f"DuckDB memory_limit {self.memory_limit}, threads {self.threads}, "
+                f"spill to {self.temp_directory}")
+
+
+def total_memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def available_cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def default_memory_limit(total_bytes: int | None) -> str:
+    """A quarter of RAM, clamped to [1 GB, 4 GB], in whole GB (4GB when RAM is unknown)."""
+    if not total_bytes:
+        return f"{MAX_MEMORY_LIMIT_GB}GB"
+    gb = int(total_bytes * MEMORY_SHARE // GB)
+    return f"{min(MAX_MEMORY_LIMIT_GB, max(MIN_MEMORY_LIMIT_GB, gb))}GB"
+
+
+def resolve(warehouse: Path, environ: Mapping[str, str] | None = None) -> DuckDBResources:
+    """The settings for a build into ``warehouse``: the environment's values, else defaults."""
+    env = os.environ if environ is None else environ
+    threads_text = env.get(THREADS_ENV) or str(available_cpus())
+    try:
+        threads = int(threads_text)
+    except ValueError:
+        raise ValueError(f"{THREADS_ENV}={threads_text!r} must be a whole number of threads") from None
+    if threads < 1:
+        raise ValueError(f"{THREADS_ENV}={threads} must be >= 1")
+    return DuckDBResources(
+        memory_limit=env.get(MEMORY_LIMIT_ENV) or default_memory_limit(total_memory_bytes()),
+        threads=threads,
+        temp_directory=Path(env.get(TEMP_DIR_ENV) or f"{Path(warehouse).resolve()}.tmp"),
+    )
+
+
+def connect_config(resources: DuckDBResources) -> dict[str, str]:
+    """The same settings as a ``duckdb.connect(config=...)`` mapping (exports, benchmarks)."""
+    return {"memory_limit": resources.memory_limit, "threads": str(resources.threads),
+            "temp_directory": str(resources.temp_directory)}
