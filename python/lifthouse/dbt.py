@@ -59,6 +59,7 @@ def run_dbt(
     check: bool = True,
     stream: bool = False,
     on_line: Callable[[str], None] | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> DbtRun:
     """``dbt <args> --vars <json>`` from the repo root. Raises DbtError (with dbt's output) when
     dbt fails and ``check`` is true. ``on_line`` is called with each output line as it comes."""
@@ -68,7 +69,7 @@ def run_dbt(
     if vars:
         cmd += ["--vars", json.dumps(vars, sort_keys=True)]
     proc = subprocess.Popen(
-        cmd, cwd=REPO_ROOT, env=dbt_env(warehouse, target_dir),
+        cmd, cwd=REPO_ROOT, env={**dbt_env(warehouse, target_dir), **(extra_env or {})},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     lines = []

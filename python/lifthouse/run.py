@@ -78,6 +78,7 @@ class RunConfig:
     reproduce: list[str] = field(default_factory=list)
     synthetic: bool = False
     sample_seed: int | None = None
+    engine: str = "duckdb"           # "duckdb" | "spark" (docs/spark.md)
 
     def __post_init__(self) -> None:
         if not RUN_ID_RE.match(self.run_id):
@@ -317,16 +318,32 @@ def stage_build(cfg: RunConfig, log: RunLog) -> dict:
     # dbt unit tests check the SQL logic on hand-built fixtures, not this run's data; `make test`
     # runs them, the run skips them (about 4 s). Every data test still runs.
     args = ["build", "--select", *cfg.select, "--exclude-resource-type", "unit_test"]
-    log(f"dbt {' '.join(args)} -> {cfg.warehouse_path}")
-    run = run_dbt([*args, "--no-use-colors"], warehouse=cfg.warehouse_path,
+    engine_args, engine_env = spark_build_args(cfg) if cfg.engine == "spark" else ([], {})
+    log(f"dbt {' '.join(args + engine_args)} -> {cfg.warehouse_path}")
+    run = run_dbt([*args, *engine_args, "--no-use-colors"], warehouse=cfg.warehouse_path,
                   target_dir=cfg.target_dir, vars=cfg.dbt_vars(), check=False,
-                  on_line=lambda line: log.raw("  dbt| " + line))
+                  on_line=lambda line: log.raw("  dbt| " + line), extra_env=engine_env)
     if run.returncode != 0:
         raise RunError(dbt_failure_message(run.stdout, run.returncode, cfg.warehouse_path), 1)
+    if cfg.engine == "spark":
+        from lifthouse.spark import publish
+
+        publish(spark_dir(cfg), cfg.warehouse_path)
     n_cand, n_trades = phase2_counts(cfg.warehouse_path)
     log(f"Phase 2 complete: {n_cand} candidates, {n_trades} trades "
         f"(warehouse {cfg.warehouse_path})")
     return run.run_results()
+
+
+def spark_dir(cfg: RunConfig) -> Path:
+    """The Spark build's tables and metastore, beside the warehouse file (docs/spark.md)."""
+    return cfg.warehouse_path.with_suffix(".spark")
+
+
+def spark_build_args(cfg: RunConfig) -> tuple[list[str], dict[str, str]]:
+    from lifthouse.spark import spark_env
+
+    return ["--target", "spark"], spark_env(spark_dir(cfg))
 
 
 _DBT_ERROR_MARKERS = ("Failure in", "Error in", "Compilation Error", "Runtime Error",
@@ -457,6 +474,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                              "(default: the current directory)")
     parser.add_argument("--warehouse", type=Path,
                         help="warehouse file (default <out-dir>/warehouse/<run_id>.duckdb)")
+    parser.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
+                        help="build on DuckDB (default) or on Apache Spark via dbt-spark "
+                             "(`make setup-spark`; master from LIFTHOUSE_SPARK_MASTER, docs/spark.md)")
     parser.add_argument("--var", dest="vars", action="append", default=[], metavar="KEY=VALUE",
                         help="a dbt var override (repeatable), e.g. --var n_boot=500")
 
@@ -517,6 +537,8 @@ def reproduce_commands(cfg: RunConfig) -> list[str]:
         parts += ["--out-dir", str(cfg.out_dir)]
     if cfg.warehouse:
         parts += ["--warehouse", str(cfg.warehouse)]
+    if cfg.engine != "duckdb":
+        parts += ["--engine", cfg.engine]
     for key, value in sorted(cfg.extra_vars.items()):
         parts += ["--var", f"{key}={json.dumps(value) if not isinstance(value, str) else value}"]
     return [*head, shlex.join(fill), "# build, export and report", shlex.join(parts)]
@@ -531,7 +553,7 @@ def config_from_args(args: argparse.Namespace, *, run_id: str, start: dt.date, e
         data_dir=resolve_data_dir(args.data_dir), out_dir=Path(args.out_dir),
         lookback_days=lookback_days, extra_vars=dict(parse_var(v) for v in args.vars),
         fill=fill, warehouse=args.warehouse, reproduce=reproduce, synthetic=synthetic,
-        sample_seed=getattr(args, "seed", None),
+        sample_seed=getattr(args, "seed", None), engine=getattr(args, "engine", "duckdb"),
     )
 
 

@@ -3,7 +3,7 @@ over the complement, with paired day-block bootstrap CIs and p-values (SPEC 8).
 Thin wrapper: the numerics are lifthouse.lift.candidate_lift (docs/lift.md)."""
 
 from lifthouse.lift import LiftParams, candidate_lift
-from lifthouse.modelio import read_plan, to_pandas
+from lifthouse.modelio import read_plan, to_engine, to_pandas
 
 
 def model(dbt, session):
@@ -24,4 +24,4 @@ def model(dbt, session):
                net_bps, block, trade_day
         from r
         where trade_status = 'traded'""")
-    return candidate_lift(plan, trades, params)
+    return to_engine(session, candidate_lift(plan, trades, params))

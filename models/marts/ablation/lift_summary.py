@@ -5,7 +5,7 @@ rule, fallback promotion rates (SPEC 7) and sanity checks (SPEC 9), in a determi
 Thin wrapper: the numerics are lifthouse.lift.lift_summary (docs/lift.md)."""
 
 from lifthouse.lift import LiftParams, lift_summary
-from lifthouse.modelio import read_plan, to_pandas
+from lifthouse.modelio import read_plan, to_engine, to_pandas
 
 
 def model(dbt, session):
@@ -33,4 +33,4 @@ def model(dbt, session):
     questions = to_pandas(dbt.ref("lift_questions"), """
         select question_id, event_type, condition, question
         from r""")
-    return lift_summary(plan, trades, lift, results, params, questions)
+    return to_engine(session, lift_summary(plan, trades, lift, results, params, questions))

@@ -9,7 +9,7 @@ lifthouse.stats, gates and fallback in lifthouse.promotion. Rules in docs/phase2
 import pandas as pd
 
 from lifthouse.backtest import Split
-from lifthouse.modelio import to_pandas
+from lifthouse.modelio import to_engine, to_pandas
 from lifthouse.promotion import Gates, build_candidate_results
 from lifthouse.stats import candidate_statistics
 
@@ -19,10 +19,11 @@ def model(dbt, session):
     # dbt passes only the config keys it finds as literal dbt.config.get("...") calls
 
     plan = to_pandas(dbt.ref("candidate_plan"))
-    trades = dbt.ref("phase2_trades").project(
-        "candidate_id, event_id, trade_status, block, entry_time, trade_day, net_bps")
-    lift = to_pandas(dbt.ref("int_candidate_lift").project(
-        "candidate_id, lift_bps, lift_ci_low, lift_ci_high"))
+    trades = to_pandas(dbt.ref("phase2_trades"), """
+        select candidate_id, event_id, trade_status, block, entry_time, trade_day, net_bps
+        from r""")
+    lift = to_pandas(dbt.ref("int_candidate_lift"),
+                     "select candidate_id, lift_bps, lift_ci_low, lift_ci_high from r")
 
     split = Split(
         window_start=pd.Timestamp(dbt.config.get("start_date")),
@@ -35,6 +36,6 @@ def model(dbt, session):
                   q_max=float(dbt.config.get("phase2_q_max")),
                   q_column=str(dbt.config.get("phase2_q_column")))
 
-    stats = candidate_statistics(plan, to_pandas(trades), split.block_days())
+    stats = candidate_statistics(plan, trades, split.block_days())
     results = build_candidate_results(plan, stats, lift, gates)
-    return results.sort_values("candidate_id").reset_index(drop=True)
+    return to_engine(session, results.sort_values("candidate_id").reset_index(drop=True))
