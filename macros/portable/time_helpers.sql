@@ -47,3 +47,8 @@
         unnest(generate_series({{ start_column }}, {{ end_column }}, {{ lifthouse.minutes(step_minutes) }})) as open_time
     from {{ bounds }}
 {%- endmacro %}
+
+{#- Spark with ANSI double-quoted identifiers: the pattern's quotes are escaped, not doubled -#}
+{% macro spark__minute_stamp(ts) -%}
+    date_format({{ ts }}, 'yyyyMMdd\'T\'HHmm')
+{%- endmacro %}
