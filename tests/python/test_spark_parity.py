@@ -27,6 +27,8 @@ from lifthouse.run.dbt import run_dbt  # noqa: E402
 from lifthouse.run.spark import publish, spark_env  # noqa: E402
 
 from test_core_models import import_real_data  # noqa: E402
+# test_truncation's raw data with its edges (fixtures used by test_truncation_on_spark)
+from test_truncation import full_raw, source  # noqa: E402,F401
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -185,27 +187,26 @@ def test_sample_parity_on_loopback_cluster(tmp_path: Path, loopback_cluster: str
     assert rows["event_registry"] > 0 and rows["phase2_trades"] > 0, rows
 
 
-@pytest.mark.realdata
-def test_truncation_on_spark(real_data_dir: Path, tmp_path: Path):
-    """SPEC 2 on Spark: a build on the raw data known at the close of bar T and a build on data
-    running 2 days further give identical rows <= T (test_truncation's rule and comparison)."""
-    from test_truncation import LONG_END, START, SYMBOLS as TRUNC_SYMBOLS, T, assert_identical
-    from test_truncation import known_at_close_of
+def test_truncation_on_spark(full_raw: Path, tmp_path: Path):
+    """SPEC 2 on Spark, with test_truncation's edges (missing bars, late OI stamps): a Spark build
+    on the raw data known at the close of bar T and a Spark build on data running further give
+    identical rows <= T (test_truncation's rule and comparison; real data, else the sample)."""
     from test_core_models import CORE_SELECT
+    from test_truncation import LONG_END, LOOKBACK_DAYS, START, SYMBOLS as TRUNC_SYMBOLS, T
+    from test_truncation import assert_identical, known_at_close_of, rewrite
 
     def core_build(raw_dir: Path, base: Path) -> Path:
         warehouse = base / "spark.duckdb"
         run_dbt(["run", "--select", *CORE_SELECT, "--target", "spark"],
                 vars={"symbols": TRUNC_SYMBOLS, "start_date": START, "end_date": LONG_END,
-                      "lookback_days": 7, "raw_dir": str(raw_dir)},
+                      "lookback_days": LOOKBACK_DAYS, "raw_dir": str(raw_dir)},
                 warehouse=warehouse, target_dir=base / "target", extra_env=spark_env(base / "spark"))
         publish(base / "spark", warehouse)
         return warehouse
 
-    full = import_real_data(real_data_dir, tmp_path / "full_raw", symbols=TRUNC_SYMBOLS)
-    cut = import_real_data(real_data_dir, tmp_path / "cut_raw", symbols=TRUNC_SYMBOLS,
-                           keep=known_at_close_of(T))
-    long = core_build(full, tmp_path / "long")
+    keep = known_at_close_of(T)
+    cut = rewrite(full_raw, tmp_path / "cut_raw", lambda symbol: keep)
+    long = core_build(full_raw, tmp_path / "long")
     short = core_build(cut, tmp_path / "short")
     sizes = assert_identical(short, long, T)
     assert sizes["features_v1"] > 0 and sizes["event_registry"] > 0, sizes
