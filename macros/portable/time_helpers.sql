@@ -21,8 +21,10 @@
     {{ return(adapter.dispatch('minute_stamp', 'lifthouse')(ts)) }}
 {%- endmacro %}
 
+{#- Spark SQL: the pattern's quotes are escaped (a double-quoted string would be an identifier
+    under ANSI double-quoted identifiers) -#}
 {% macro default__minute_stamp(ts) -%}
-    date_format({{ ts }}, "yyyyMMdd'T'HHmm")
+    date_format({{ ts }}, 'yyyyMMdd\'T\'HHmm')
 {%- endmacro %}
 
 {% macro duckdb__minute_stamp(ts) -%}
@@ -48,7 +50,3 @@
     from {{ bounds }}
 {%- endmacro %}
 
-{#- Spark with ANSI double-quoted identifiers: the pattern's quotes are escaped, not doubled -#}
-{% macro spark__minute_stamp(ts) -%}
-    date_format({{ ts }}, 'yyyyMMdd\'T\'HHmm')
-{%- endmacro %}
