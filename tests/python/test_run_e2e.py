@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -232,7 +233,8 @@ def test_sigterm_during_build_stops_dbt_and_leaves_no_stale_outputs(two_runs):
     deadline = time.monotonic() + 300
     for line in proc.stdout:
         lines.append(line)
-        if "dbt| " in line and " START " in line:
+        # the first model has started: the run log's progress line (lifthouse.run.progress)
+        if re.search(r"build\s+\d+/\d+\s", line):
             break
         assert time.monotonic() < deadline, "".join(lines)
     # the build is under way, with manifest status running

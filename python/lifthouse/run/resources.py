@@ -87,9 +87,3 @@ def resolve(warehouse: Path, environ: Mapping[str, str] | None = None) -> DuckDB
         threads=threads,
         temp_directory=Path(env.get(TEMP_DIR_ENV) or f"{Path(warehouse).resolve()}.tmp"),
     )
-
-
-def connect_config(resources: DuckDBResources) -> dict[str, str]:
-    """The same settings as a ``duckdb.connect(config=...)`` mapping (exports, benchmarks)."""
-    return {"memory_limit": resources.memory_limit, "threads": str(resources.threads),
-            "temp_directory": str(resources.temp_directory)}
