@@ -152,7 +152,7 @@ def stage_manifest(cfg: RunConfig, log: RunLog, run_results: dict,
     lay = cfg.layout
     return build_manifest(
         run_id=cfg.run_id, vars=effective_vars(cfg), vars_passed=cfg.dbt_vars(),
-        command=list(cfg.reproduce),
+        command=list(cfg.reproduce), engine=cfg.engine,
         data_dir=cfg.data_dir, symbols=cfg.symbols, repo=REPO_ROOT, run_results=run_results,
         warehouse=cfg.warehouse_path, outputs=outputs,
         stage_seconds=dict(log.stage_seconds),
