@@ -6,6 +6,7 @@ from lifthouse.research.lift import candidate_lift
 from lifthouse.research.lift_samples import TRADE_COLUMNS
 from lifthouse.research.params import LiftParams, from_config
 from lifthouse.run.modelio import read_plan, to_engine, to_pandas
+from lifthouse.run.resources import lift_workers
 
 
 def model(dbt, session):
@@ -18,4 +19,5 @@ def model(dbt, session):
     trades = to_pandas(dbt.ref("phase2_trades"),
                        f"select {', '.join(TRADE_COLUMNS)} from r where trade_status = 'traded'")
     return to_engine(session, candidate_lift(read_plan(dbt.ref("candidate_plan")), trades,
-                                             from_config(LiftParams, cfg.get)))
+                                             from_config(LiftParams, cfg.get),
+                                             workers=lift_workers()))
