@@ -117,7 +117,11 @@ def candidate_lift(plan: pd.DataFrame, trades: pd.DataFrame, params: LiftParams 
     return out.reset_index(drop=True)
 
 
-PARALLEL_MIN_ROWS = 200   # below this, starting worker processes costs more than it saves
+# below this many conditioned candidates, starting worker processes (spawned: each imports
+# numpy, pandas, scipy and the dbt entry point again) costs more than it saves. Measured on the
+# demo (960 rows): 7.2 s in one process, 11.9 s with 2 workers; at 20 x 365 (5,040 rows):
+# 113 s in one process, 74 s with 2 (docs/benchmarks.md)
+PARALLEL_MIN_ROWS = 2000
 
 
 def _parallel_rows(conditioned: pd.DataFrame, trades: pd.DataFrame, params: LiftParams,
