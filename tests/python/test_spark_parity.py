@@ -53,11 +53,12 @@ RTOL = 1e-9
 
 def build(engine: str, raw_dir: Path, vars_: dict, base: Path, master: str | None = None,
           data_tests: bool = True) -> Path:
-    """Build the public tables on one engine (with their data tests unless ``data_tests`` is
-    false: ``dbt run``); returns a DuckDB file holding them."""
+    """Build the public tables on one engine (seeds and models, and their data tests unless
+    ``data_tests`` is false); returns a DuckDB file holding them."""
     warehouse = base / f"{engine}.duckdb"
-    args = (["build", "--select", *SELECT, "--exclude-resource-type", "unit_test"] if data_tests
-            else ["run", "--select", *SELECT])
+    args = ["build", "--select", *SELECT, "--exclude-resource-type", "unit_test"]
+    if not data_tests:   # seeds and models only
+        args += ["--exclude-resource-type", "test"]
     env = {}
     if engine == "spark":
         args += ["--target", "spark"]
@@ -224,7 +225,7 @@ def test_real_data_parity_local(real_data_dir: Path, tmp_path: Path):
 
 
 def test_sample_parity_on_loopback_cluster(tmp_path: Path, loopback_cluster: str):
-    """The sample on the standalone cluster: models only (`dbt run`). The ~200 data tests cost
+    """The sample on the standalone cluster: seeds and models, no data tests. The ~200 data tests cost
     about 1 s each on Spark; they run on Spark in the local leg, and the rows here are checked
     against a DuckDB build that runs them too."""
     from lifthouse.data.sample.generator import generate
