@@ -221,7 +221,9 @@ def bench_lift_grid(work: Path, scale_step: dict, n_symbols: int = 20, days: int
     source = work / f"{name}_out" / "warehouse" / f"{name}.duckdb"
     if scale_step.get("rc") or not source.exists():
         return {"skipped": f"needs the {name} step's warehouse ({source})"}
-    warehouse = work / f"lift_grid_{n_symbols}x{days}.duckdb"
+    # same file name in its own folder: the views inside name their catalog after the file
+    warehouse = work / f"lift_grid_{n_symbols}x{days}" / source.name
+    warehouse.parent.mkdir(exist_ok=True)
     shutil.copyfile(source, warehouse)
     with duckdb.connect(str(warehouse)) as con:
         con.execute("create or replace table candidate_horizons as select unnest(?::integer[]) "
