@@ -37,8 +37,43 @@
 {%- endmacro %}
 
 {% macro raw_files_exist(dataset) -%}
+    {{ return(adapter.dispatch('raw_files_exist', 'lifthouse')(dataset)) }}
+{%- endmacro %}
+
+{% macro default__raw_files_exist(dataset) -%}
     {%- set sql -%}
         select count(*) from glob('{{ lifthouse.raw_glob(dataset) }}')
+    {%- endset -%}
+    {%- set result = run_query(sql) -%}
+    {{ return(result.columns[0].values()[0] > 0) }}
+{%- endmacro %}
+
+{#-
+    Spark: the same Hive layout read by path (no metastore): Spark discovers the symbol=<SYM>
+    partitions of <raw_dir>/<dataset>. source() is still called so the dependency is recorded.
+    Column types are Spark's names (string for varchar); raw timestamps are tz-naive and read as
+    UTC (spark.sql.session.timeZone=UTC in profiles.yml).
+-#}
+{% macro spark__raw_source(source_name, table_name, columns) -%}
+    {%- set relation = source(source_name, table_name) -%}
+    {%- set types = {'varchar': 'string'} -%}
+    {%- set exists = lifthouse.raw_files_exist(table_name) if execute else true -%}
+    select
+        {%- for col in columns %}
+        cast({{ 'null' if not exists else '`' ~ col[0] ~ '`' }} as {{ types.get(col[1], col[1]) }}) as `{{ col[0] }}`{{ "," if not loop.last }}
+        {%- endfor %}
+    {%- if exists %}
+    from parquet.`{{ var('raw_dir') }}/{{ table_name }}`
+    {%- else %}
+    where false
+    {%- endif %}
+{%- endmacro %}
+
+{#- Spark lists file paths with the binaryFile source (paths only: contents are not read) -#}
+{% macro spark__raw_files_exist(dataset) -%}
+    {%- set sql -%}
+        select count(*) from binaryFile.`{{ var('raw_dir') }}/*/symbol=*/*.parquet`
+        where path like '%/{{ dataset }}/symbol=%'
     {%- endset -%}
     {%- set result = run_query(sql) -%}
     {{ return(result.columns[0].values()[0] > 0) }}

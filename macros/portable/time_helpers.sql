@@ -21,8 +21,10 @@
     {{ return(adapter.dispatch('minute_stamp', 'lifthouse')(ts)) }}
 {%- endmacro %}
 
+{#- Spark SQL: the pattern's quotes are escaped (a double-quoted string would be an identifier
+    under ANSI double-quoted identifiers) -#}
 {% macro default__minute_stamp(ts) -%}
-    date_format({{ ts }}, "yyyyMMdd'T'HHmm")
+    date_format({{ ts }}, 'yyyyMMdd\'T\'HHmm')
 {%- endmacro %}
 
 {% macro duckdb__minute_stamp(ts) -%}
@@ -47,3 +49,4 @@
         unnest(generate_series({{ start_column }}, {{ end_column }}, {{ lifthouse.minutes(step_minutes) }})) as open_time
     from {{ bounds }}
 {%- endmacro %}
+

@@ -169,10 +169,10 @@ def test_python_models_read_vars_under_their_own_names(manifest):
 
 def test_every_macro_is_documented_with_its_arguments(manifest):
     """macros/_macros.yml documents each macro and each of its arguments (dispatch
-    implementations default__ / duckdb__ share their dispatcher's entry)."""
+    implementations default__ / duckdb__ / spark__ share their dispatcher's entry)."""
     bad, checked = [], 0
     for uid, macro in manifest["macros"].items():
-        if macro["package_name"] != "lifthouse" or macro["name"].startswith(("default__", "duckdb__")):
+        if macro["package_name"] != "lifthouse" or macro["name"].startswith(("default__", "duckdb__", "spark__")):
             continue
         checked += 1
         m = re.search(r"{%-?\s*(?:macro|test)\s+\w+\s*\(([^)]*)\)", macro["macro_sql"])
@@ -197,3 +197,20 @@ def test_python_models_get_the_var_values(tmp_path):
     assert "'phase2_slippage_bps_per_side': 1.5" in trades      # default
     assert "'phase2_condition_state_at': 'detection'" in trades
     assert "'n_boot': 123" in lift and "'bootstrap_seed': 20250101" in lift
+
+
+def test_models_quote_identifiers_through_the_adapter():
+    """No double-quoted identifier in model or macro SQL: a raw column named like a keyword is
+    quoted with adapter.quote() (docs/spark.md). Inside dbt's Spark session "timestamp" read as a
+    string literal and open interest came back empty."""
+    from lifthouse.run.dbt import REPO_ROOT
+
+    quoted = re.compile(r'"[A-Za-z_][A-Za-z0-9_]*"')
+    bad = []
+    for folder in ("models", "macros"):
+        for path in sorted((REPO_ROOT / folder).rglob("*.sql")):
+            for n, line in enumerate(path.read_text().splitlines(), 1):
+                code = re.sub(r"\{#.*?#\}|--.*$|'[^']*'|\{\{.*?\}\}", "", line)
+                if quoted.search(code):
+                    bad.append(f"{path.relative_to(REPO_ROOT)}:{n}: {line.strip()}")
+    assert not bad, "quote identifiers with {{ adapter.quote('name') }}:\n" + "\n".join(bad)

@@ -40,3 +40,13 @@ def test_dbt_gets_the_settings_and_profiles_yml_reads_them(tmp_path, monkeypatch
                           (resources.TEMP_DIR_ENV, "temp_directory")):
         assert f"{setting}: \"{{{{ env_var('{name}'" in profile
     assert "config_options:" in profile  # once per database: a SET per cursor fails after a spill
+
+
+def test_lift_workers_default_and_override():
+    from lifthouse.run.resources import LIFT_WORKERS_ENV, available_cpus, lift_workers
+
+    assert lift_workers({}) == available_cpus()
+    assert lift_workers({LIFT_WORKERS_ENV: "3"}) == 3
+    for bad in ("0", "two"):
+        with pytest.raises(ValueError, match=LIFT_WORKERS_ENV):
+            lift_workers({LIFT_WORKERS_ENV: bad})

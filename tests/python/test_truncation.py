@@ -58,12 +58,12 @@ LATE_OI = {("BTCUSDT", SLOT_AT_CLOSE): pd.Timedelta(minutes=3, seconds=10),
 
 
 def _ts(t: pd.Timestamp) -> pa.Scalar:
-    return pa.scalar(pd.Timestamp(t).to_datetime64(), pa.timestamp("us"))
+    return pa.scalar(pd.Timestamp(t).to_pydatetime(), pa.timestamp("us"))
 
 
 def with_edges(symbol: str):
     """Row transform for the raw tables of ``symbol``: drop MISSING_BARS, stamp LATE_OI late."""
-    missing = pa.array([pd.Timestamp(t).to_datetime64() for t in MISSING_BARS], pa.timestamp("us"))
+    missing = pa.array([pd.Timestamp(t).to_pydatetime() for t in MISSING_BARS], pa.timestamp("us"))
 
     def edit(dataset: str, table: pa.Table) -> pa.Table:
         if dataset in ("um_klines_1m", "spot_klines_1m"):
@@ -84,8 +84,8 @@ def with_edges(symbol: str):
 
 def known_at_close_of(t: pd.Timestamp):
     """Row filter for import_real_data: keep what is known at the close of bar t."""
-    close = pa.scalar(pd.Timestamp(t + pd.Timedelta(minutes=1)).to_datetime64(), pa.timestamp("us"))
-    bar = pa.scalar(pd.Timestamp(t).to_datetime64(), pa.timestamp("us"))
+    close = pa.scalar(pd.Timestamp(t + pd.Timedelta(minutes=1)).to_pydatetime(), pa.timestamp("us"))
+    bar = pa.scalar(pd.Timestamp(t).to_pydatetime(), pa.timestamp("us"))
 
     def keep(dataset: str, table: pa.Table) -> pa.Table:
         if dataset in ("um_klines_1m", "spot_klines_1m"):

@@ -16,20 +16,22 @@ with snapshots as (
 
 ),
 
+-- the snapshot of the slot exactly 5 / 15 / 60 minutes earlier, by equality join on its slot
+-- (a RANGE frame of zero width found the same row, six times slower on DuckDB)
 lagged as (
 
     select
-        *,
+        s.*,
         {%- for m in [5, 15, 60] %}
-        first_value(oi) over slot_{{ m }}m_ago as oi_{{ m }}m_ago,
-        first_value(usable_from) over slot_{{ m }}m_ago as usable_{{ m }}m_ago{{ "," if not loop.last }}
+        ago_{{ m }}m.oi as oi_{{ m }}m_ago,
+        ago_{{ m }}m.usable_from as usable_{{ m }}m_ago{{ "," if not loop.last }}
         {%- endfor %}
-    from snapshots
-    window
-        {%- for m in [5, 15, 60] %}
-        slot_{{ m }}m_ago as (partition by symbol order by oi_time
-            range between {{ lifthouse.minutes(m) }} preceding and {{ lifthouse.minutes(m) }} preceding){{ "," if not loop.last }}
-        {%- endfor %}
+    from snapshots as s
+    {%- for m in [5, 15, 60] %}
+    left join snapshots as ago_{{ m }}m
+        on s.symbol = ago_{{ m }}m.symbol
+        and ago_{{ m }}m.oi_time = s.oi_time - {{ lifthouse.minutes(m) }}
+    {%- endfor %}
 
 ),
 

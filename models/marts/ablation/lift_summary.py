@@ -8,7 +8,7 @@ from lifthouse.research.lift_samples import TRADE_COLUMNS
 from lifthouse.research.params import LiftParams, from_config
 from lifthouse.research.questions import QUESTION_COLUMNS
 from lifthouse.research.summary import lift_summary
-from lifthouse.run.modelio import read_plan, to_pandas
+from lifthouse.run.modelio import read_plan, to_engine, to_pandas
 
 
 def model(dbt, session):
@@ -20,10 +20,10 @@ def model(dbt, session):
            "lift_min_days": dbt.config.get("lift_min_days")}
     params = from_config(LiftParams, cfg.get)
     # every considered row: sanity checks count skipped-overlap events too
-    trades = to_pandas(dbt.ref("phase2_trades").project(", ".join(TRADE_COLUMNS)))
+    trades = to_pandas(dbt.ref("phase2_trades"), f"select {', '.join(TRADE_COLUMNS)} from r")
     lift = to_pandas(dbt.ref("int_candidate_lift"))
-    results = to_pandas(dbt.ref("phase2_candidate_results").project(
-        "candidate_id, family_id, event_type, status, status_reason"))
-    questions = to_pandas(dbt.ref("lift_questions").project(", ".join(QUESTION_COLUMNS)))
-    return lift_summary(read_plan(dbt.ref("candidate_plan")), trades, lift, results, params,
-                        questions)
+    results = to_pandas(dbt.ref("phase2_candidate_results"),
+                        "select candidate_id, family_id, event_type, status, status_reason from r")
+    questions = to_pandas(dbt.ref("lift_questions"), f"select {', '.join(QUESTION_COLUMNS)} from r")
+    return to_engine(session, lift_summary(read_plan(dbt.ref("candidate_plan")), trades, lift,
+                                           results, params, questions))

@@ -3,7 +3,9 @@
 -- docs/features_and_events.md.
 -- A view: the columns of the int_features_joined table in their public order. Materialising it
 -- would write every minute a second time (docs/benchmarks.md); reading it costs the same.
-{{ config(materialized='view') }}
+-- On Spark a table: a Spark build's tables are copied into the run's DuckDB file for the export
+-- and report (lifthouse.run.spark.publish), and a Spark view has no Parquet to copy.
+{{ config(materialized=('table' if target.type == 'spark' else 'view')) }}
 
 with features as (
 

@@ -54,7 +54,7 @@ symbol_scopes as (
 
     select
         'pooled' as symbol_scope,
-        (select string_agg(symbol, ',' order by symbol) from symbols) as scope_symbols
+        (select {{ lifthouse.string_agg_sorted('symbol', ',') }} from symbols) as scope_symbols
     from {{ ref('candidate_symbol_scopes') }} as scopes
     where scopes.scope_rule = 'pooled'
 

@@ -2,13 +2,13 @@
 holdout (hold_) statistics, BH/BY q-values, gates, the lift CI of int_candidate_lift and the
 promotion status.
 
-Thin wrapper: status counts and the traded rows are selected in DuckDB; statistics in
+Thin wrapper: status counts and the traded rows are selected in the engine; statistics in
 lifthouse.research.stats, gates and fallback in lifthouse.research.promotion. Rules in docs/phase2.md.
 """
 
 from lifthouse.research.params import from_config
 from lifthouse.research.split import split_for_plan
-from lifthouse.run.modelio import to_pandas
+from lifthouse.run.modelio import to_engine, to_pandas
 from lifthouse.research.promotion import Gates, build_candidate_results
 from lifthouse.research.stats import candidate_statistics
 
@@ -18,11 +18,13 @@ def model(dbt, session):
     # dbt passes only the config keys it finds as literal dbt.config.get("...") calls
 
     plan = to_pandas(dbt.ref("candidate_plan"))
-    trades = dbt.ref("phase2_trades").project(
-        "candidate_id, event_id, trade_status, block, entry_time, trade_day, net_bps")
-    lift = to_pandas(dbt.ref("int_candidate_lift").project(
-        "candidate_id, lift_bps, lift_ci_low, lift_ci_high, disc_lift_bps, disc_lift_ci_low, "
-        "disc_lift_ci_high, hold_lift_bps"))
+    trades = to_pandas(dbt.ref("phase2_trades"), """
+        select candidate_id, event_id, trade_status, block, entry_time, trade_day, net_bps
+        from r""")
+    lift = to_pandas(dbt.ref("int_candidate_lift"), """
+        select candidate_id, lift_bps, lift_ci_low, lift_ci_high, disc_lift_bps, disc_lift_ci_low,
+               disc_lift_ci_high, hold_lift_bps
+        from r""")
 
     cfg = {"start_date": dbt.config.get("start_date"), "end_date": dbt.config.get("end_date"),
            "phase2_discovery_fraction": dbt.config.get("phase2_discovery_fraction"),
@@ -35,6 +37,6 @@ def model(dbt, session):
     split = split_for_plan(cfg.get, plan["horizon_min"])
     gates = from_config(Gates, cfg.get)
 
-    stats = candidate_statistics(plan, to_pandas(trades), split.block_days())
+    stats = candidate_statistics(plan, trades, split.block_days())
     results = build_candidate_results(plan, stats, lift, gates)
-    return results.sort_values("candidate_id").reset_index(drop=True)
+    return to_engine(session, results.sort_values("candidate_id").reset_index(drop=True))

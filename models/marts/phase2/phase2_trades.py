@@ -1,8 +1,8 @@
 """Phase 2 trades (SPEC 6): one row per (candidate_id, event_id) considered by the backtest.
 
-Thin wrapper: select the needed columns in DuckDB, hand Arrow to the pure pandas/numpy kernel
-lifthouse.research.backtest.run_backtest, return Arrow. Vars arrive through the model config
-of the same name (dbt_project.yml); defaults and rules in docs/phase2.md.
+Thin wrapper: select the needed columns in the engine (DuckDB or Spark), hand Arrow to the pure
+pandas/numpy kernel lifthouse.research.backtest.run_backtest, return Arrow. Vars arrive through
+the model config of the same name (dbt_project.yml); defaults and rules in docs/phase2.md.
 """
 
 import pyarrow as pa
@@ -10,7 +10,7 @@ import pyarrow as pa
 from lifthouse.research.backtest import Costs, run_backtest
 from lifthouse.research.params import from_config
 from lifthouse.research.split import split_for_plan
-from lifthouse.run.modelio import to_pandas
+from lifthouse.run.modelio import to_engine, to_pandas
 
 
 STATE_COLUMNS = {
@@ -30,18 +30,17 @@ def model(dbt, session):
     if state_at not in STATE_COLUMNS:
         raise ValueError(f"phase2_condition_state_at must be one of {sorted(STATE_COLUMNS)}, "
                          f"got {state_at!r}")
-    events = dbt.ref("event_registry").filter("in_window").project(
-        "event_id, event_type, symbol, detected_at, direction, " + STATE_COLUMNS[state_at]
-        + ", in_window")
-    bars = dbt.ref("features_v1").filter("in_window").project(
-        "symbol, open_time, open, close, is_gap")
-    funding = dbt.ref("int_funding_rates_settled").project(
-        "symbol, funding_time, funding_rate")
-    plan = dbt.ref("candidate_plan").project(
-        "candidate_id, event_type, vol_condition, carry_condition, horizon_min, direction_rule, "
-        "symbol_scope, scope_symbols")
-
-    plan_df = to_pandas(plan)
+    events = to_pandas(dbt.ref("event_registry"),
+                       "select event_id, event_type, symbol, detected_at, direction, "
+                       + STATE_COLUMNS[state_at] + ", in_window from r where in_window")
+    bars = to_pandas(dbt.ref("features_v1"),
+                     "select symbol, open_time, open, close, is_gap from r where in_window")
+    funding = to_pandas(dbt.ref("int_funding_rates_settled"),
+                        "select symbol, funding_time, funding_rate from r")
+    plan_df = to_pandas(dbt.ref("candidate_plan"), """
+        select candidate_id, event_type, vol_condition, carry_condition, horizon_min,
+               direction_rule, symbol_scope, scope_symbols
+        from r""")
     cfg = {"start_date": dbt.config.get("start_date"), "end_date": dbt.config.get("end_date"),
            "phase2_discovery_fraction": dbt.config.get("phase2_discovery_fraction"),
            "phase2_embargo_minutes": dbt.config.get("phase2_embargo_minutes"),
@@ -55,8 +54,9 @@ def model(dbt, session):
     # false; docs/lift.md): conditioned candidates then take every event of their twin
     fault = str(dbt.config.get("fault_ignore_condition_filter")).strip().lower() in ("true", "1")
 
-    trades = run_backtest(to_pandas(events), to_pandas(bars), to_pandas(funding), plan_df, costs, split,
+    trades = run_backtest(events, bars, funding, plan_df, costs, split,
                           ignore_condition_filter=fault)
     table = pa.Table.from_pandas(trades, preserve_index=False)
     day_idx = table.schema.get_field_index("trade_day")
-    return table.set_column(day_idx, "trade_day", table.column("trade_day").cast(pa.date32()))
+    return to_engine(session, table.set_column(day_idx, "trade_day",
+                                               table.column("trade_day").cast(pa.date32())))

@@ -29,7 +29,7 @@ counted as (
         symbols.symbol,
         event_types.event_type,
         count(events.event_id) as n_events,
-        string_agg(distinct events.evidence, ',' order by events.evidence) as evidence
+        {{ lifthouse.string_agg_sorted('events.evidence', ',', distinct=true) }} as evidence
     from symbols
     cross join event_types
     left join events

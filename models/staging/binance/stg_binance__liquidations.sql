@@ -6,6 +6,9 @@
 -- downstream model (docs/benchmarks.md).
 {{ config(materialized='table') }}
 
+{#- adapter.quote: "time" on DuckDB, `time` on Spark (docs/spark.md) -#}
+{%- set time_col = adapter.quote('time') %}
+
 with source as (
 
     {{ raw_source('binance', 'um_liquidations', [
@@ -20,8 +23,8 @@ in_run as (
     select *
     from source
     where symbol in {{ symbol_list() }}
-      and "time" >= {{ load_window_start(1) }}
-      and "time" < {{ analysis_window_end() }}
+      and {{ time_col }} >= {{ load_window_start(1) }}
+      and {{ time_col }} < {{ analysis_window_end() }}
 
 ),
 
@@ -29,7 +32,7 @@ deduplicated as (
 
     select distinct
         symbol,
-        "time" as liquidated_at,
+        {{ time_col }} as liquidated_at,
         side,
         price,
         quantity,

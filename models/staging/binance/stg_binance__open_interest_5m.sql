@@ -6,6 +6,9 @@
 -- labelled with its slot but not usable before it was published).
 -- If two raw rows land in one slot, the earlier raw stamp wins.
 
+{#- adapter.quote: "timestamp" on DuckDB, `timestamp` on Spark (docs/spark.md) -#}
+{%- set ts = adapter.quote('timestamp') %}
+
 with source as (
 
     {{ raw_source('binance', 'um_open_interest_5m', [
@@ -20,9 +23,9 @@ in_run as (
     select *
     from source
     where symbol in {{ symbol_list() }}
-      and "timestamp" >= {{ load_window_start(1) }}
+      and {{ ts }} >= {{ load_window_start(1) }}
       -- a stamp at end_date is still usable by the last bar, whose close is end_date (SPEC 2)
-      and "timestamp" < {{ analysis_window_end() }} + interval '1 minute'
+      and {{ ts }} < {{ analysis_window_end() }} + interval '1 minute'
 
 ),
 
@@ -30,8 +33,8 @@ slotted as (
 
     select
         symbol,
-        {{ floor_minutes('"timestamp"', 5) }} as oi_time,
-        "timestamp" as available_at,
+        {{ floor_minutes(ts, 5) }} as oi_time,
+        {{ ts }} as available_at,
         sum_open_interest,
         sum_open_interest_value
     from in_run

@@ -7,6 +7,9 @@
 -- downstream model (docs/benchmarks.md).
 {{ config(materialized='table') }}
 
+{#- adapter.quote: "count" on DuckDB, `count` on Spark (docs/spark.md) -#}
+{%- set count_col = adapter.quote('count') %}
+
 with source as (
 
     {{ raw_source('binance', 'um_klines_1m', [
@@ -39,11 +42,11 @@ renamed as (
         close,
         volume,
         quote_volume,
-        "count" as trade_count,
+        {{ count_col }} as trade_count,
         taker_buy_volume,
         taker_buy_quote_volume,
         (case when quote_volume is null then 0 else 1 end
-         + case when "count" is null then 0 else 1 end
+         + case when {{ count_col }} is null then 0 else 1 end
          + case when taker_buy_volume is null then 0 else 1 end
          + case when taker_buy_quote_volume is null then 0 else 1 end) as n_optional_filled
     from in_run

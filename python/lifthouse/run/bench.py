@@ -9,7 +9,11 @@ Each step runs as its own child process, so its wall time includes interpreter a
 3. ``run_real``   the same on the real Binance data in ../shared/data (imported into a temp
                   raw layout first), when that folder exists; skipped with a message otherwise.
 4. ``scale_20x365`` (``--scale``) the full run at 20 symbols x 365 days of the sample market.
-5. ``scale_40x365`` (``--spill``) the same at 40 symbols, a run larger than DuckDB's memory
+5. ``lift_grid_20x365`` (``--scale``) the candidate lift with a grid of >= 10,000 candidates:
+                  a copy of the 20 x 365 warehouse whose ``candidate_horizons`` seed table holds
+                  the eight horizons of ``LIFT_GRID_HORIZONS`` (10,752 candidates at 20 symbols)
+                  is rebuilt from ``candidate_plan`` on (``dbt build --select candidate_plan+``).
+6. ``scale_40x365`` (``--spill``) the same at 40 symbols, a run larger than DuckDB's memory
                   limit: it must complete by spilling to the temp directory.
 
 The scale markets are generated once into a cache folder outside the repository
@@ -39,6 +43,9 @@ REAL_DATA = Path(os.environ.get("LIFTHOUSE_REAL_DATA", REPO_ROOT.parent / "share
 REAL_WINDOW = ("2025-05-12", "2025-06-24")  # full 1m days 2025-05-05.. minus the 7-day lookback
 
 SCALE_START = "2025-01-01"
+# the larger grid of the lift_grid step: twice the four horizons of seeds/candidate_horizons.csv
+# (every one <= phase2_embargo_minutes, so the split's embargo still covers the longest trade)
+LIFT_GRID_HORIZONS = (5, 10, 15, 30, 60, 120, 180, 240)
 SAMPLE_INTERVAL_S = 0.2
 
 
@@ -195,7 +202,52 @@ def bench_scale(work: Path, cache: Path, n_symbols: int, days: int = 365,
     end = (dt.date.fromisoformat(SCALE_START) + dt.timedelta(days=days)).isoformat()
     res = bench_run(work, f"scale_{n_symbols}x{days}", raw, SCALE_START, end,
                     symbols=scale_symbols(n_symbols), env=env)
-    res.update(shape=f"{n_symbols} symbols x {days} days", market=generated, env=env or {})
+    res.update(shape=f"{n_symbols} symbols x {days} days", market=generated, env=env or {},
+               raw_dir=str(raw))
+    return res
+
+
+def bench_lift_grid(work: Path, scale_step: dict, n_symbols: int = 20, days: int = 365) -> dict:
+    """The candidate lift with a larger grid from the seeds, on a copy of a scale run's warehouse
+    (``LIFT_GRID_HORIZONS`` in its ``candidate_horizons`` table): every model from
+    ``candidate_plan`` on is rebuilt and tested; per-model times from dbt's run_results."""
+    import shutil
+
+    import duckdb
+
+    from lifthouse.run.dbt import dbt_env, dbt_executable
+
+    name = f"scale_{n_symbols}x{days}"
+    source = work / f"{name}_out" / "warehouse" / f"{name}.duckdb"
+    if scale_step.get("rc") or not source.exists():
+        return {"skipped": f"needs the {name} step's warehouse ({source})"}
+    # same file name in its own folder: the views inside name their catalog after the file
+    warehouse = work / f"lift_grid_{n_symbols}x{days}" / source.name
+    warehouse.parent.mkdir(exist_ok=True)
+    shutil.copyfile(source, warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create or replace table candidate_horizons as select unnest(?::integer[]) "
+                    "as horizon_min", [list(LIFT_GRID_HORIZONS)])
+    end = (dt.date.fromisoformat(SCALE_START) + dt.timedelta(days=days)).isoformat()
+    target = work / f"lift_grid_{n_symbols}x{days}_target"
+    vars_ = {"run_id": f"lift_grid_{n_symbols}x{days}", "start_date": SCALE_START, "end_date": end,
+             "symbols": scale_symbols(n_symbols), "lookback_days": 7,
+             "raw_dir": scale_step.get("raw_dir", "")}
+    cmd = [dbt_executable(), "build", "--select", "candidate_plan+", "--exclude-resource-type",
+           "unit_test", "--vars", json.dumps(vars_, sort_keys=True)]
+    res = measure(cmd, work / f"lift_grid_{n_symbols}x{days}.log", env=dbt_env(warehouse, target))
+    results = json.loads((target / "run_results.json").read_text()) if (target / "run_results.json").exists() else {}
+    nodes = {r["unique_id"]: round(r["execution_time"], 3) for r in results.get("results", [])}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        n_candidates = con.execute("select count(*) from candidate_plan").fetchone()[0]
+        n_conditioned = con.execute("select count(*) from candidate_plan where is_conditioned").fetchone()[0]
+    res.update(shape=f"{n_symbols} symbols x {days} days, horizons {list(LIFT_GRID_HORIZONS)}",
+               n_candidates=n_candidates, n_conditioned=n_conditioned,
+               model_seconds={k.rsplit(".", 1)[-1]: v for k, v in sorted(nodes.items())
+                              if k.startswith("model.")},
+               slowest_nodes_seconds=dict(sorted(nodes.items(), key=lambda kv: -kv[1])[:8]),
+               warehouse_mb=round(warehouse.stat().st_size / 2 ** 20))
+    warehouse.unlink(missing_ok=True)
     return res
 
 
@@ -206,6 +258,8 @@ def render(results: dict) -> str:
             lines.append(f"| {name} | - | - | skipped: {r['skipped']} |")
             continue
         notes = []
+        if r.get("n_candidates"):
+            notes.append(f"{r['n_candidates']:,} candidates ({r['n_conditioned']:,} conditioned)")
         if "rows_per_s" in r and r["rows_per_s"]:
             notes.append(f"{r['rows']:,} rows, {r['rows_per_s']:,} rows/s")
         if r.get("test_share") is not None:
@@ -265,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
             steps["run_real"] = {"skipped": f"real data not found at {REAL_DATA}"}
     if args.scale:
         steps["scale_20x365"] = bench_scale(work, args.cache, 20)
+        steps["lift_grid_20x365"] = bench_lift_grid(work, steps["scale_20x365"])
     if args.spill:
         steps["scale_40x365"] = bench_scale(work, args.cache, 40)
     args.out.parent.mkdir(parents=True, exist_ok=True)

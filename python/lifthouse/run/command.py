@@ -13,7 +13,7 @@ from typing import Callable
 from lifthouse import defaults
 from lifthouse.data.raw import resolve_data_dir
 from lifthouse.data.schema import RawDataError
-from lifthouse.run.config import RunConfig, parse_date, parse_var
+from lifthouse.run.config import ENGINES, RunConfig, parse_date, parse_var
 from lifthouse.run.errors import RunError, RunInterrupted
 from lifthouse.run.log import RunLog
 from lifthouse.run.stages import run_pipeline
@@ -30,6 +30,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                              "(default: the current directory)")
     parser.add_argument("--warehouse", type=Path,
                         help="warehouse file (default <out-dir>/warehouse/<run_id>.duckdb)")
+    parser.add_argument("--engine", choices=ENGINES, default="duckdb",
+                        help="build on DuckDB (default) or on Apache Spark via dbt-spark "
+                             "(`make setup-spark`; master from LIFTHOUSE_SPARK_MASTER, docs/spark.md)")
     parser.add_argument("--var", dest="vars", action="append", default=[], metavar="KEY=VALUE",
                         help="a dbt var override (repeatable), e.g. --var n_boot=500")
     parser.add_argument("--verbose", action="store_true",
@@ -75,6 +78,7 @@ def config_from_args(args: argparse.Namespace, *, run_id: str, start: dt.date, e
         lookback_days=lookback_days, extra_vars=dict(parse_var(v) for v in args.vars),
         fill=fill, warehouse=args.warehouse, reproduce=reproduce, synthetic=synthetic,
         sample_seed=getattr(args, "seed", None), verbose=bool(getattr(args, "verbose", False)),
+        engine=getattr(args, "engine", "duckdb"),
     )
 
 

@@ -23,6 +23,7 @@ DEFAULT_SELECT = ("+lift_summary", "+phase2_candidate_results", "+dq_perp_kline_
                   "+path:models/marts/reporting")
 # vars that have their own option (a --var for them would silently disagree with the option)
 RESERVED_VARS = ("run_id", "symbols", "start_date", "end_date", "lookback_days", "raw_dir")
+ENGINES = ("duckdb", "spark")
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -43,6 +44,7 @@ class RunConfig:
     synthetic: bool = False
     sample_seed: int | None = None
     verbose: bool = False            # show dbt's own lines (else the progress of lifthouse.run.progress)
+    engine: str = "duckdb"           # "duckdb" | "spark" (lifthouse.run.spark, docs/spark.md)
 
     def __post_init__(self) -> None:
         if not RUN_ID_RE.match(self.run_id):
@@ -62,10 +64,17 @@ class RunConfig:
                            "(--run-id, --symbols, --start-date, --end-date, --lookback-days, "
                            "--data-dir)", 2)
         check_vars(self.extra_vars)
+        if self.engine not in ENGINES:
+            raise RunError(f"engine {self.engine!r} must be one of {', '.join(ENGINES)}", 2)
 
     @property
     def warehouse_path(self) -> Path:
         return self.warehouse or self.out_dir / "warehouse" / f"{self.run_id}.duckdb"
+
+    @property
+    def spark_dir(self) -> Path:
+        """A Spark build's tables and metastore, beside the warehouse file (docs/spark.md)."""
+        return self.warehouse_path.with_suffix(".spark")
 
     @property
     def target_dir(self) -> Path:

@@ -80,6 +80,7 @@ def run_dbt(
     check: bool = True,
     stream: bool = False,
     on_line: Callable[[str], None] | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> DbtRun:
     """``dbt <args> --vars <json>`` from the repo root. Raises DbtError (with dbt's output) when
     dbt fails and ``check`` is true. ``on_line`` is called with each output line as it comes."""
@@ -90,7 +91,7 @@ def run_dbt(
         cmd += ["--vars", json.dumps(vars, sort_keys=True)]
     # its own process group: stopping the group (below) stops dbt and anything it started
     proc = subprocess.Popen(
-        cmd, cwd=REPO_ROOT, env=dbt_env(warehouse, target_dir),
+        cmd, cwd=REPO_ROOT, env={**dbt_env(warehouse, target_dir), **(extra_env or {})},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
     lines = []

@@ -30,6 +30,7 @@ from lifthouse.data.schema import DATASETS
 MANIFEST_VERSION = 1
 STATUSES = ("running", "complete", "failed", "interrupted")
 PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb", "pandas", "pyarrow", "numpy", "scipy", "matplotlib")
+SPARK_PACKAGES = ("pyspark", "dbt-spark")   # recorded too for a run with --engine spark
 
 
 def fingerprint(data_dir: str | os.PathLike, symbols: Iterable[str],
@@ -78,9 +79,9 @@ def code_version(repo: str | os.PathLike) -> dict[str, Any]:
     }
 
 
-def tool_versions() -> dict[str, str]:
+def tool_versions(engine: str = "duckdb") -> dict[str, str]:
     out = {"python": platform.python_version()}
-    for pkg in PACKAGES:
+    for pkg in PACKAGES + (SPARK_PACKAGES if engine == "spark" else ()):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -147,10 +148,11 @@ def build_manifest(
     stage_seconds: dict[str, float],
     paths: dict[str, str] | None = None,
     created_at: datetime | None = None,
+    engine: str = "duckdb",
 ) -> dict[str, Any]:
     nodes, node_seconds, tests = model_stats(run_results, warehouse)
     meta = run_results.get("metadata", {}) if run_results else {}
-    versions = tool_versions()
+    versions = tool_versions(engine)
     if meta.get("dbt_version"):
         versions["dbt (run_results)"] = meta["dbt_version"]
     return {
@@ -158,6 +160,7 @@ def build_manifest(
         "run_id": run_id,
         "status": "complete",
         "command": command,
+        "engine": engine,
         "vars": dict(sorted(vars.items())),
         "vars_passed": dict(sorted((vars_passed if vars_passed is not None else vars).items())),
         "paths": dict(sorted((paths or {}).items())),

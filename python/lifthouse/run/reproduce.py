@@ -80,6 +80,8 @@ def _run_command(cfg: RunConfig, symbols: str) -> list[str]:
         parts += ["--out-dir", str(cfg.out_dir)]
     if cfg.warehouse:
         parts += ["--warehouse", str(cfg.warehouse)]
+    if cfg.engine != "duckdb":
+        parts += ["--engine", cfg.engine]
     for key, value in sorted(cfg.extra_vars.items()):
         parts += ["--var", f"{key}={json.dumps(value) if not isinstance(value, str) else value}"]
     return parts

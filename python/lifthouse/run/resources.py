@@ -11,6 +11,9 @@ profiles.yml reads them from environment variables, so a dbt command run by hand
 ``LIFTHOUSE_DUCKDB_TEMP_DIR``      DuckDB ``temp_directory``: where a query larger than the
                                    memory limit spills. Default: ``<warehouse>.tmp`` beside the
                                    warehouse file.
+``LIFTHOUSE_LIFT_WORKERS``          Processes the candidate lift's bootstrap runs in
+                                   (int_candidate_lift). Default: the CPUs this process may
+                                   use. The output is identical for any value.
 =================================  ==========================================================
 
 A value already set in the environment wins over the default (the user's override). The
@@ -28,6 +31,7 @@ from typing import Mapping
 MEMORY_LIMIT_ENV = "LIFTHOUSE_DUCKDB_MEMORY_LIMIT"
 THREADS_ENV = "LIFTHOUSE_DUCKDB_THREADS"
 TEMP_DIR_ENV = "LIFTHOUSE_DUCKDB_TEMP_DIR"
+LIFT_WORKERS_ENV = "LIFTHOUSE_LIFT_WORKERS"
 
 GB = 1024 ** 3
 MIN_MEMORY_LIMIT_GB = 1
@@ -87,3 +91,16 @@ def resolve(warehouse: Path, environ: Mapping[str, str] | None = None) -> DuckDB
         threads=threads,
         temp_directory=Path(env.get(TEMP_DIR_ENV) or f"{Path(warehouse).resolve()}.tmp"),
     )
+
+
+def lift_workers(environ: Mapping[str, str] | None = None) -> int:
+    """Worker processes of the candidate lift: ``LIFTHOUSE_LIFT_WORKERS``, else the CPUs."""
+    env = os.environ if environ is None else environ
+    text = env.get(LIFT_WORKERS_ENV) or str(available_cpus())
+    try:
+        workers = int(text)
+    except ValueError:
+        raise ValueError(f"{LIFT_WORKERS_ENV}={text!r} must be a whole number of processes") from None
+    if workers < 1:
+        raise ValueError(f"{LIFT_WORKERS_ENV}={workers} must be >= 1")
+    return workers

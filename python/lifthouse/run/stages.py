@@ -60,18 +60,33 @@ def stage_build(cfg: RunConfig, log: RunLog) -> dict:
     # dbt unit tests check the SQL logic on hand-built fixtures, not this run's data; `make test`
     # runs them, the run skips them (about 4 s). Every data test still runs.
     args = ["build", "--select", *cfg.select, "--exclude-resource-type", "unit_test"]
-    log(f"dbt {' '.join(args)} -> {cfg.warehouse_path}")
+    engine_args, engine_env = engine_build_args(cfg)
+    log(f"dbt {' '.join(args + engine_args)} -> {cfg.warehouse_path}")
     log(resolve_resources(cfg.warehouse_path).describe())
     progress = DbtProgress(log, verbose=cfg.verbose, raw=log.raw)
-    run = run_dbt([*args, "--no-use-colors"], warehouse=cfg.warehouse_path,
+    run = run_dbt([*args, *engine_args, "--no-use-colors"], warehouse=cfg.warehouse_path,
                   target_dir=cfg.target_dir, vars=cfg.dbt_vars(), check=False,
-                  on_line=progress)
+                  on_line=progress, extra_env=engine_env)
     if run.returncode != 0:
         raise RunError(dbt_failure_message(run.stdout, run.returncode, cfg.warehouse_path), 1)
+    if cfg.engine == "spark":
+        # the export, report and manifest stages read a Spark build as they read a DuckDB one
+        from lifthouse.run.spark import publish
+
+        publish(cfg.spark_dir, cfg.warehouse_path)
     n_cand, n_trades = phase2_counts(cfg.warehouse_path)
     log(f"Phase 2 complete: {n_cand} candidates, {n_trades} trades "
         f"(warehouse {cfg.warehouse_path})")
     return run.run_results()
+
+
+def engine_build_args(cfg: RunConfig) -> tuple[list[str], dict[str, str]]:
+    """dbt arguments and environment of the run's engine (none for DuckDB, the default target)."""
+    if cfg.engine != "spark":
+        return [], {}
+    from lifthouse.run.spark import spark_env
+
+    return ["--target", "spark"], spark_env(cfg.spark_dir)
 
 
 _DBT_ERROR_MARKERS = ("Failure in", "Error in", "Compilation Error", "Runtime Error",
@@ -137,7 +152,7 @@ def stage_manifest(cfg: RunConfig, log: RunLog, run_results: dict,
     lay = cfg.layout
     return build_manifest(
         run_id=cfg.run_id, vars=effective_vars(cfg), vars_passed=cfg.dbt_vars(),
-        command=list(cfg.reproduce),
+        command=list(cfg.reproduce), engine=cfg.engine,
         data_dir=cfg.data_dir, symbols=cfg.symbols, repo=REPO_ROOT, run_results=run_results,
         warehouse=cfg.warehouse_path, outputs=outputs,
         stage_seconds=dict(log.stage_seconds),
