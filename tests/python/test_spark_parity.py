@@ -35,8 +35,11 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow]
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
 REAL_VARS = {"symbols": SYMBOLS, "start_date": "2025-06-01", "end_date": "2025-06-11",
              "lookback_days": 7}
-SAMPLE_VARS = {"symbols": SYMBOLS, "start_date": "2025-01-08", "end_date": "2025-01-18",
-               "lookback_days": 7}
+# the cluster leg's window: 5 days and 2 lookback days of the sample. Spark's sliding 24 h frames
+# cost rows x frame, so the leg's time scales with its bars: the 10 + 7 days it had took 303 s
+# of CI time; the short lookback also puts the trailing windows' warm-up (NULL states) on Spark
+SAMPLE_VARS = {"symbols": SYMBOLS, "start_date": "2025-01-08", "end_date": "2025-01-13",
+               "lookback_days": 2}
 # table -> key columns (a total order of its rows)
 TABLES = {
     "features_v1": ["symbol", "open_time"],
@@ -240,19 +243,27 @@ def test_sample_parity_on_loopback_cluster(tmp_path: Path, loopback_cluster: str
     assert rows["event_registry"] > 0 and rows["phase2_trades"] > 0, rows
 
 
+# test_truncation's edges all lie in the last 6 hours before T; on Spark, whose sliding frames
+# cost rows x frame, the leg builds 2025-06-06 .. LONG_END (4 days before T's day plus 2 of
+# lookback) instead of test_truncation's 20 days: same rule, same edges, ~60% fewer bars
+TRUNCATION_START = "2025-06-08"
+TRUNCATION_LOOKBACK_DAYS = 2
+
+
 def test_truncation_on_spark(full_raw: Path, tmp_path: Path):
     """SPEC 2 on Spark, with test_truncation's edges (missing bars, late OI stamps): a Spark build
     on the raw data known at the close of bar T and a Spark build on data running further give
     identical rows <= T (test_truncation's rule and comparison; real data, else the sample)."""
     from test_core_models import CORE_SELECT
-    from test_truncation import LONG_END, LOOKBACK_DAYS, START, SYMBOLS as TRUNC_SYMBOLS, T
+    from test_truncation import LONG_END, SYMBOLS as TRUNC_SYMBOLS, T
     from test_truncation import assert_identical, known_at_close_of, rewrite
 
     def core_build(raw_dir: Path, base: Path) -> Path:
         warehouse = base / "spark.duckdb"
         run_dbt(["run", "--select", *CORE_SELECT, "--target", "spark"],
-                vars={"symbols": TRUNC_SYMBOLS, "start_date": START, "end_date": LONG_END,
-                      "lookback_days": LOOKBACK_DAYS, "raw_dir": str(raw_dir)},
+                vars={"symbols": TRUNC_SYMBOLS, "start_date": TRUNCATION_START,
+                      "end_date": LONG_END, "lookback_days": TRUNCATION_LOOKBACK_DAYS,
+                      "raw_dir": str(raw_dir)},
                 warehouse=warehouse, target_dir=base / "target", extra_env=spark_env(base / "spark"))
         publish(base / "spark", warehouse)
         return warehouse
