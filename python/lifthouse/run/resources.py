@@ -76,31 +76,28 @@ def default_memory_limit(total_bytes: int | None) -> str:
     return f"{min(MAX_MEMORY_LIMIT_GB, max(MIN_MEMORY_LIMIT_GB, gb))}GB"
 
 
+def _count(env: Mapping[str, str], name: str, what: str) -> int:
+    """A whole number >= 1 from ``env[name]``, else the CPUs this process may use."""
+    text = env.get(name) or str(available_cpus())
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{name}={text!r} must be a whole number of {what}") from None
+    if value < 1:
+        raise ValueError(f"{name}={value} must be >= 1")
+    return value
+
+
 def resolve(warehouse: Path, environ: Mapping[str, str] | None = None) -> DuckDBResources:
     """The settings for a build into ``warehouse``: the environment's values, else defaults."""
     env = os.environ if environ is None else environ
-    threads_text = env.get(THREADS_ENV) or str(available_cpus())
-    try:
-        threads = int(threads_text)
-    except ValueError:
-        raise ValueError(f"{THREADS_ENV}={threads_text!r} must be a whole number of threads") from None
-    if threads < 1:
-        raise ValueError(f"{THREADS_ENV}={threads} must be >= 1")
     return DuckDBResources(
         memory_limit=env.get(MEMORY_LIMIT_ENV) or default_memory_limit(total_memory_bytes()),
-        threads=threads,
+        threads=_count(env, THREADS_ENV, "threads"),
         temp_directory=Path(env.get(TEMP_DIR_ENV) or f"{Path(warehouse).resolve()}.tmp"),
     )
 
 
 def lift_workers(environ: Mapping[str, str] | None = None) -> int:
     """Worker processes of the candidate lift: ``LIFTHOUSE_LIFT_WORKERS``, else the CPUs."""
-    env = os.environ if environ is None else environ
-    text = env.get(LIFT_WORKERS_ENV) or str(available_cpus())
-    try:
-        workers = int(text)
-    except ValueError:
-        raise ValueError(f"{LIFT_WORKERS_ENV}={text!r} must be a whole number of processes") from None
-    if workers < 1:
-        raise ValueError(f"{LIFT_WORKERS_ENV}={workers} must be >= 1")
-    return workers
+    return _count(os.environ if environ is None else environ, LIFT_WORKERS_ENV, "processes")
