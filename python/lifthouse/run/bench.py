@@ -37,6 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from lifthouse.defaults import LOOKBACK_DAYS
 from lifthouse.run.dbt import REPO_ROOT
 
 REAL_DATA = Path(os.environ.get("LIFTHOUSE_REAL_DATA", REPO_ROOT.parent / "shared" / "data" / "binance"))
@@ -107,6 +108,14 @@ def _lifthouse() -> str:
     return str(exe) if exe.exists() else "lifthouse"
 
 
+def node_timings(nodes: dict[str, float]) -> dict:
+    """dbt node id -> seconds, as the benchmark records it: the eight slowest nodes and every
+    model's time by model name."""
+    return {"slowest_nodes_seconds": dict(sorted(nodes.items(), key=lambda kv: -kv[1])[:8]),
+            "model_seconds": {k.rsplit(".", 1)[-1]: v for k, v in sorted(nodes.items())
+                              if k.startswith("model.")}}
+
+
 def _manifest_timings(out_dir: Path, run_id: str) -> dict:
     path = out_dir / "data" / "reports" / "runs" / run_id / "manifest.json"
     if not path.exists():
@@ -114,14 +123,11 @@ def _manifest_timings(out_dir: Path, run_id: str) -> dict:
     m = json.loads(path.read_text())
     timing = m.get("timing", {})
     nodes = timing.get("dbt_nodes_seconds", {})
-    slow = sorted(nodes.items(), key=lambda kv: -kv[1])[:8]
     tests = sum(v for k, v in nodes.items() if k.startswith("test."))
     models = sum(v for k, v in nodes.items() if k.startswith(("model.", "seed.")))
     warehouse = out_dir / "warehouse" / f"{run_id}.duckdb"
     return {"stages_seconds": timing.get("stages_seconds", {}),
-            "slowest_nodes_seconds": dict(slow),
-            "model_seconds": {k.rsplit(".", 1)[-1]: v for k, v in sorted(nodes.items())
-                              if k.startswith("model.")},
+            **node_timings(nodes),
             "dbt_models_total_seconds": round(models, 3),
             "dbt_tests_total_seconds": round(tests, 3),
             "test_share": round(tests / (tests + models), 3) if tests + models else None,
@@ -179,11 +185,16 @@ def scale_symbols(n_symbols: int) -> list[str]:
     return list(synthetic_symbols(n_symbols))
 
 
+def scale_end(days: int) -> str:
+    """The exclusive end date of a scale market of ``days`` days from SCALE_START."""
+    return (dt.date.fromisoformat(SCALE_START) + dt.timedelta(days=days)).isoformat()
+
+
 def cached_scale_market(cache: Path, n_symbols: int, days: int, log_dir: Path) -> tuple[Path, dict]:
     """The sample market of ``n_symbols`` x ``days`` under ``cache``: generated on first use
     (timed), reused afterwards (its ground truth records the same symbols and window)."""
     raw = cache / f"raw_{n_symbols}x{days}"
-    end = (dt.date.fromisoformat(SCALE_START) + dt.timedelta(days=days)).isoformat()
+    end = scale_end(days)
     truth = raw / "_sample" / "ground_truth.json"
     if truth.exists():
         params = json.loads(truth.read_text()).get("params") or {}
@@ -199,7 +210,7 @@ def cached_scale_market(cache: Path, n_symbols: int, days: int, log_dir: Path) -
 def bench_scale(work: Path, cache: Path, n_symbols: int, days: int = 365,
                 env: dict[str, str] | None = None) -> dict:
     raw, generated = cached_scale_market(cache, n_symbols, days, work)
-    end = (dt.date.fromisoformat(SCALE_START) + dt.timedelta(days=days)).isoformat()
+    end = scale_end(days)
     res = bench_run(work, f"scale_{n_symbols}x{days}", raw, SCALE_START, end,
                     symbols=scale_symbols(n_symbols), env=env)
     res.update(shape=f"{n_symbols} symbols x {days} days", market=generated, env=env or {},
@@ -228,10 +239,10 @@ def bench_lift_grid(work: Path, scale_step: dict, n_symbols: int = 20, days: int
     with duckdb.connect(str(warehouse)) as con:
         con.execute("create or replace table candidate_horizons as select unnest(?::integer[]) "
                     "as horizon_min", [list(LIFT_GRID_HORIZONS)])
-    end = (dt.date.fromisoformat(SCALE_START) + dt.timedelta(days=days)).isoformat()
+    end = scale_end(days)
     target = work / f"lift_grid_{n_symbols}x{days}_target"
     vars_ = {"run_id": f"lift_grid_{n_symbols}x{days}", "start_date": SCALE_START, "end_date": end,
-             "symbols": scale_symbols(n_symbols), "lookback_days": 7,
+             "symbols": scale_symbols(n_symbols), "lookback_days": LOOKBACK_DAYS,
              "raw_dir": scale_step.get("raw_dir", "")}
     cmd = [dbt_executable(), "build", "--select", "candidate_plan+", "--exclude-resource-type",
            "unit_test", "--vars", json.dumps(vars_, sort_keys=True)]
@@ -242,10 +253,7 @@ def bench_lift_grid(work: Path, scale_step: dict, n_symbols: int = 20, days: int
         n_candidates = con.execute("select count(*) from candidate_plan").fetchone()[0]
         n_conditioned = con.execute("select count(*) from candidate_plan where is_conditioned").fetchone()[0]
     res.update(shape=f"{n_symbols} symbols x {days} days, horizons {list(LIFT_GRID_HORIZONS)}",
-               n_candidates=n_candidates, n_conditioned=n_conditioned,
-               model_seconds={k.rsplit(".", 1)[-1]: v for k, v in sorted(nodes.items())
-                              if k.startswith("model.")},
-               slowest_nodes_seconds=dict(sorted(nodes.items(), key=lambda kv: -kv[1])[:8]),
+               n_candidates=n_candidates, n_conditioned=n_conditioned, **node_timings(nodes),
                warehouse_mb=round(warehouse.stat().st_size / 2 ** 20))
     warehouse.unlink(missing_ok=True)
     return res
