@@ -28,3 +28,29 @@
 {% macro trailing_minutes_frame(window_minutes, step_minutes=1) -%}
     {{- lifthouse.minutes_frame((window_minutes | int) - (step_minutes | int), 0, step_minutes) -}}
 {%- endmacro %}
+
+{#-
+    Trailing counts from a running count (exact: counts are integers, so no summation order is
+    involved). A sliding count(x) over a long ROWS frame costs DuckDB a segment-tree lookup per
+    row (measured at 20 x 365: the 1440-row counts of int_features_bars_computed took 10 of its
+    45 s); a running count is one streaming pass and the trailing count is one lag of it.
+
+    running_count(expression, window)
+        count(expression) from the partition's first row through the current row. `window` is
+        the over-clause body without a frame ("partition by symbol order by open_time").
+    trailing_count(running_column, window_minutes, window, step_minutes=1)
+        the count over the trailing window of `window_minutes` minutes ending at the current row
+        (the frame of trailing_minutes_frame), from the CTE column that holds running_count:
+        running - running `window_minutes / step_minutes` rows earlier (0 before the partition).
+-#}
+{% macro running_count(expression, window) -%}
+    count({{ expression }}) over ({{ window }} rows between unbounded preceding and current row)
+{%- endmacro %}
+
+{% macro trailing_count(running_column, window_minutes, window, step_minutes=1) -%}
+    {%- set step = step_minutes | int -%}
+    {%- if (window_minutes | int) % step != 0 -%}
+        {{ exceptions.raise_compiler_error("trailing_count: " ~ window_minutes ~ " minutes must be a multiple of the grid step " ~ step) }}
+    {%- endif -%}
+    ({{ running_column }} - coalesce(lag({{ running_column }}, {{ (window_minutes | int) // step }}) over ({{ window }}), 0))
+{%- endmacro %}

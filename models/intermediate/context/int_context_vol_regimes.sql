@@ -7,6 +7,7 @@ with bars as (
     select
         symbol,
         open_time,
+        in_window,
         rv_60m
     from {{ ref('int_features_bars_computed') }}
 
@@ -30,6 +31,7 @@ classified as (
     select
         symbol,
         open_time,
+        in_window,
         rv_60m,
         case when is_warm then vol_q33 end as vol_q33,
         case when is_warm then vol_q67 end as vol_q67,

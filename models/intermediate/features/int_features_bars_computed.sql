@@ -52,21 +52,33 @@ with_illiquidity as (
 
 ),
 
+-- running counts of the inputs: the trailing counts below are differences of them
+-- (macros/features/grid_frames.sql: exact, and far cheaper than a count over a 24h frame)
+running as (
+
+    select
+        *,
+        {{ lifthouse.running_count('log_ret', 'partition by symbol order by open_time') }} as n_ret_running,
+        {{ lifthouse.running_count('volume', 'partition by symbol order by open_time') }} as n_volume_running
+    from with_illiquidity
+
+),
+
 windowed as (
 
     select
         *,
-        count(log_ret) over w_5m as n_ret_5m,
+        {{ lifthouse.trailing_count('n_ret_running', 5, 'partition by symbol order by open_time') }} as n_ret_5m,
         sum(log_ret * log_ret) over w_5m as sum_sq_ret_5m,
-        count(log_ret) over w_60m as n_ret_60m,
+        {{ lifthouse.trailing_count('n_ret_running', 60, 'partition by symbol order by open_time') }} as n_ret_60m,
         sum(log_ret * log_ret) over w_60m as sum_sq_ret_60m,
-        count(log_ret) over w_base as n_ret_base,
+        {{ lifthouse.trailing_count('n_ret_running', baseline, 'partition by symbol order by open_time') }} as n_ret_base,
         stddev_samp(log_ret) over w_base as std_ret_base,
-        count(volume) over w_base as n_volume_base,
+        {{ lifthouse.trailing_count('n_volume_running', baseline, 'partition by symbol order by open_time') }} as n_volume_base,
         {{ lifthouse.trailing_quantile('volume', 0.5, 'partition by symbol order by open_time ' ~ lifthouse.trailing_minutes_frame(baseline)) }} as volume_median_base,
         -- the close exactly 5 minutes earlier (the grid is complete: 5 rows back)
         lag(close, 5) over (partition by symbol order by open_time) as close_5m_ago
-    from with_illiquidity
+    from running
     window
         w_5m as (partition by symbol order by open_time {{ lifthouse.trailing_minutes_frame(5) }}),
         w_60m as (partition by symbol order by open_time {{ lifthouse.trailing_minutes_frame(60) }}),

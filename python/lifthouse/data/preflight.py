@@ -150,24 +150,25 @@ def measure(con: duckdb.DuckDBPyConnection, data_dir: Path, dataset: str, symbol
         return cov
     tcol = DATASETS[dataset].time_column
     slot_us = slot * 1_000_000
-    row = con.execute(
-        f"""
-        with r as (
-            select "{tcol}" as t from read_parquet(?)
-            where "{tcol}" >= ? and "{tcol}" < ?
-        ), s as (
-            select distinct (epoch_us(t) // {slot_us}) * {slot_us} as slot from r
-        ), g as (
-            select slot, slot - lag(slot) over (order by slot) as step from s
-        )
-        select (select count(*) from r), (select min(t) from r), (select max(t) from r),
-               (select count(*) from s), (select min(slot) from s), (select max(slot) from s),
-               (select arg_max(slot, step) from g where step > {slot_us}),
-               (select max(step) from g where step > {slot_us})
-        """,
-        [[str(f) for f in files], lo, hi],
-    ).fetchone()
-    rows, first, last, present, smin, smax, gap_end, gap_step = row
+    # one scan for the counts and bounds; the longest inner gap (a sort of the slots) only when
+    # the present slots do not fill [first slot, last slot]
+    source = f"""
+        select (epoch_us("{tcol}") // {slot_us}) * {slot_us} as slot, "{tcol}" as t
+        from read_parquet(?)
+        where "{tcol}" >= ? and "{tcol}" < ?
+    """
+    params = [[str(f) for f in files], lo, hi]
+    rows, first, last, present, smin, smax = con.execute(
+        f"select count(*), min(t), max(t), count(distinct slot), min(slot), max(slot) "
+        f"from ({source})", params).fetchone()
+    gap_end = gap_step = None
+    if rows and present < (smax - smin) // slot_us + 1:
+        gap_end, gap_step = con.execute(
+            f"""
+            with s as (select distinct slot from ({source})),
+            g as (select slot, slot - lag(slot) over (order by slot) as step from s)
+            select arg_max(slot, step), max(step) from g where step > {slot_us}
+            """, params).fetchone()
     cov.rows, cov.first, cov.last, cov.present = int(rows), first, last, int(present)
     if not rows:
         return cov

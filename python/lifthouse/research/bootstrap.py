@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
-from scipy.stats import norm
 
 
 def row_seed(key: str, bootstrap_seed: int) -> int:
@@ -76,6 +75,8 @@ def minimum_detectable_lift(ci_low, ci_high, alpha: float, power: float = 0.8):
     """The smallest true lift a two-sided test at level ``alpha`` detects with ``power``, given
     the standard error implied by the (1 - alpha) bootstrap CI: (z_{1-a/2} + z_power) * se with
     se = CI width / (2 z_{1-a/2}). A normal approximation, to say what n the data supports."""
+    from scipy.stats import norm  # here, not at import: the lift's worker processes never need scipy
+
     z = norm.ppf(1 - alpha / 2)
     se = (np.asarray(ci_high, dtype=float) - np.asarray(ci_low, dtype=float)) / (2 * z)
     return (z + norm.ppf(power)) * se

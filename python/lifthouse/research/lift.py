@@ -10,6 +10,10 @@ outputs whatever the input row order.
 
 from __future__ import annotations
 
+import sys
+import types
+from contextlib import contextmanager
+
 import numpy as np
 import pandas as pd
 
@@ -117,11 +121,27 @@ def candidate_lift(plan: pd.DataFrame, trades: pd.DataFrame, params: LiftParams 
     return out.reset_index(drop=True)
 
 
-# below this many conditioned candidates, starting worker processes (spawned: each imports
-# numpy, pandas, scipy and the dbt entry point again) costs more than it saves. Measured on the
-# demo (960 rows): 7.2 s in one process, 11.9 s with 2 workers; at 20 x 365 (5,040 rows):
-# 113 s in one process, 74 s with 2 (docs/benchmarks.md)
-PARALLEL_MIN_ROWS = 2000
+# below this many conditioned candidates, starting worker processes costs more than it saves.
+# A spawned worker imports this module (numpy, pandas, pyarrow: ~0.5 s; scipy is imported only
+# where the MDE needs it) and, but for _bare_main, dbt's CLI as well (2.7 s). Measured on the
+# demo (960 rows, 4 runs each, noisy box): 4.7-5.7 s in one process, 4.0-4.7 s with 2 workers
+# (11.9 s before _bare_main); at 20 x 365 (5,040 rows): 113 s in one process, 66 s with 2
+# (docs/benchmarks.md)
+PARALLEL_MIN_ROWS = 500
+
+
+@contextmanager
+def _bare_main():
+    """While worker processes are spawned: an empty ``__main__``. A spawned process imports its
+    parent's main module first; under dbt that is dbt's CLI (2.7 s per worker here), and the
+    workers need only this module (imported by name when they unpickle ``_lift_rows``)."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
 
 def _parallel_rows(conditioned: pd.DataFrame, trades: pd.DataFrame, params: LiftParams,
@@ -140,7 +160,9 @@ def _parallel_rows(conditioned: pd.DataFrame, trades: pd.DataFrame, params: Lift
         shares.append((part, trades.loc[ids.isin(needed)]))
     # spawn, not fork: the caller (a dbt process) runs threads
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-        results = list(pool.map(_lift_rows, *zip(*shares), [params] * workers))
+        with _bare_main():   # the workers start during the submits
+            futures = [pool.submit(_lift_rows, part, share, params) for part, share in shares]
+        results = [f.result() for f in futures]
     rows: list[dict] = [None] * len(conditioned)  # type: ignore[list-item]
     for k, share_rows in enumerate(results):
         rows[k::workers] = share_rows

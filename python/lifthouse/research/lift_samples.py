@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from lifthouse.research.bootstrap import resampled_means
 from lifthouse.research.states import obj_strings, state_masks
@@ -41,27 +43,38 @@ def _day_numbers(s: pd.Series) -> np.ndarray:
                                                                      ).astype(np.int64)
 
 
+def _sort_codes(values: pa.Array) -> np.ndarray:
+    """int64 codes of string values that order as the values do (rank of each distinct value)."""
+    enc = pc.dictionary_encode(values).combine_chunks() if isinstance(values, pa.ChunkedArray) \
+        else pc.dictionary_encode(values)
+    rank = pc.rank(enc.dictionary, sort_keys="ascending", tiebreaker="first").to_numpy()
+    return rank.astype(np.int64)[enc.indices.to_numpy(zero_copy_only=False)]
+
+
+def _strings(s: pd.Series) -> pa.Array:
+    return pa.array(s.astype(str).to_numpy(dtype=object), pa.string())
+
+
 def traded_by_candidate(trades: pd.DataFrame) -> dict[str, Trades]:
     """Traded rows grouped per candidate, each sorted by (trade_day, event_id, symbol) so that
     sums never depend on the input row order."""
-    t = trades.loc[trades["trade_status"].astype(str) == "traded"]
-    t = t.loc[t["net_bps"].notna()]
-    if t.empty:
+    status = trades["trade_status"].astype(str).to_numpy(dtype=object)
+    net = trades["net_bps"].astype(float).to_numpy()
+    keep = np.flatnonzero((status == "traded") & ~np.isnan(net))
+    if len(keep) == 0:
         return {}
-    t = pd.DataFrame({
-        "candidate_id": t["candidate_id"].astype(str).to_numpy(),
-        "day": _day_numbers(t["trade_day"]),
-        "event_id": t["event_id"].astype(str).to_numpy(),
-        "symbol": t["symbol"].astype(str).to_numpy(),
-        "net": t["net_bps"].astype(float).to_numpy(),
-        "vol": obj_strings(t["vol_regime"]), "carry": obj_strings(t["carry_state"]),
-        "block": obj_strings(t["block"]),
-    })
-    t = t.sort_values(["candidate_id", "day", "event_id", "symbol"], kind="mergesort")
-    cid = t["candidate_id"].to_numpy(object)
-    day, net = t["day"].to_numpy(np.int64), t["net"].to_numpy(np.float64)
-    vol, carry = t["vol"].to_numpy(object), t["carry"].to_numpy(object)
-    event, block = t["event_id"].to_numpy(object), t["block"].to_numpy(object)
+    t = trades.iloc[keep]
+    cid, event, symbol = (_strings(t[c]) for c in ("candidate_id", "event_id", "symbol"))
+    day = _day_numbers(t["trade_day"])
+    # (candidate_id, day, event_id, symbol) order as integer keys: lexsort is stable, so this
+    # is the order of a stable sort by the values themselves
+    order = np.lexsort((_sort_codes(symbol), _sort_codes(event), day, _sort_codes(cid)))
+    t = t.iloc[order]
+    cid = cid.take(order).to_numpy(zero_copy_only=False).astype(object)
+    event = event.take(order).to_numpy(zero_copy_only=False).astype(object)
+    day, net = day[order], net[keep][order]
+    vol, carry = obj_strings(t["vol_regime"]), obj_strings(t["carry_state"])
+    block = obj_strings(t["block"])
     starts = np.flatnonzero(np.r_[True, cid[1:] != cid[:-1]])
     ends = np.r_[starts[1:], len(cid)]
     return {str(cid[a]): Trades(day[a:b], net[a:b], vol[a:b], carry[a:b], event[a:b],
