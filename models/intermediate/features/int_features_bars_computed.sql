@@ -6,6 +6,7 @@
 
 {%- set coverage = var('feature_min_coverage') | float %}
 {%- set baseline = var('baseline_minutes') | int %}
+{%- set by_symbol = 'partition by symbol order by open_time' %}
 
 with bars as (
 
@@ -58,8 +59,8 @@ running as (
 
     select
         *,
-        {{ lifthouse.running_count('log_ret', 'partition by symbol order by open_time') }} as n_ret_running,
-        {{ lifthouse.running_count('volume', 'partition by symbol order by open_time') }} as n_volume_running
+        {{ lifthouse.running_count('log_ret', by_symbol) }} as n_ret_running,
+        {{ lifthouse.running_count('volume', by_symbol) }} as n_volume_running
     from with_illiquidity
 
 ),
@@ -68,13 +69,13 @@ windowed as (
 
     select
         *,
-        {{ lifthouse.trailing_count('n_ret_running', 5, 'partition by symbol order by open_time') }} as n_ret_5m,
+        {{ lifthouse.trailing_count('n_ret_running', 5, by_symbol) }} as n_ret_5m,
         sum(log_ret * log_ret) over w_5m as sum_sq_ret_5m,
-        {{ lifthouse.trailing_count('n_ret_running', 60, 'partition by symbol order by open_time') }} as n_ret_60m,
+        {{ lifthouse.trailing_count('n_ret_running', 60, by_symbol) }} as n_ret_60m,
         sum(log_ret * log_ret) over w_60m as sum_sq_ret_60m,
-        {{ lifthouse.trailing_count('n_ret_running', baseline, 'partition by symbol order by open_time') }} as n_ret_base,
+        {{ lifthouse.trailing_count('n_ret_running', baseline, by_symbol) }} as n_ret_base,
         stddev_samp(log_ret) over w_base as std_ret_base,
-        {{ lifthouse.trailing_count('n_volume_running', baseline, 'partition by symbol order by open_time') }} as n_volume_base,
+        {{ lifthouse.trailing_count('n_volume_running', baseline, by_symbol) }} as n_volume_base,
         {{ lifthouse.trailing_quantile('volume', 0.5, 'partition by symbol order by open_time ' ~ lifthouse.trailing_minutes_frame(baseline)) }} as volume_median_base,
         -- the close exactly 5 minutes earlier (the grid is complete: 5 rows back)
         lag(close, 5) over (partition by symbol order by open_time) as close_5m_ago

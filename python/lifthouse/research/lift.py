@@ -140,7 +140,9 @@ def _bare_main():
     try:
         yield
     finally:
-        if main is not None:
+        if main is None:
+            sys.modules.pop("__main__", None)
+        else:
             sys.modules["__main__"] = main
 
 
