@@ -125,7 +125,7 @@ def candidate_lift(plan: pd.DataFrame, trades: pd.DataFrame, params: LiftParams 
 # A spawned worker imports this module (numpy, pandas, pyarrow: ~0.5 s; scipy is imported only
 # where the MDE needs it) and, but for _bare_main, dbt's CLI as well (2.7 s). Measured on the
 # demo (960 rows, 4 runs each, noisy box): 4.7-5.7 s in one process, 4.0-4.7 s with 2 workers
-# (11.9 s before _bare_main); at 20 x 365 (5,040 rows): 113 s in one process, 66 s with 2
+# (11.9 s before both); at 20 x 365 (5,040 rows): 113 s in one process, 58-66 s with 2
 # (docs/benchmarks.md)
 PARALLEL_MIN_ROWS = 500
 

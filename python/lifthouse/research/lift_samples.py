@@ -45,8 +45,7 @@ def _day_numbers(s: pd.Series) -> np.ndarray:
 
 def _sort_codes(values: pa.Array) -> np.ndarray:
     """int64 codes of string values that order as the values do (rank of each distinct value)."""
-    enc = pc.dictionary_encode(values).combine_chunks() if isinstance(values, pa.ChunkedArray) \
-        else pc.dictionary_encode(values)
+    enc = pc.dictionary_encode(values)
     rank = pc.rank(enc.dictionary, sort_keys="ascending", tiebreaker="first").to_numpy()
     return rank.astype(np.int64)[enc.indices.to_numpy(zero_copy_only=False)]
 
@@ -69,12 +68,12 @@ def traded_by_candidate(trades: pd.DataFrame) -> dict[str, Trades]:
     # (candidate_id, day, event_id, symbol) order as integer keys: lexsort is stable, so this
     # is the order of a stable sort by the values themselves
     order = np.lexsort((_sort_codes(symbol), _sort_codes(event), day, _sort_codes(cid)))
-    t = t.iloc[order]
+    states = t[["vol_regime", "carry_state", "block"]].iloc[order]
     cid = cid.take(order).to_numpy(zero_copy_only=False).astype(object)
     event = event.take(order).to_numpy(zero_copy_only=False).astype(object)
     day, net = day[order], net[keep][order]
-    vol, carry = obj_strings(t["vol_regime"]), obj_strings(t["carry_state"])
-    block = obj_strings(t["block"])
+    vol, carry = obj_strings(states["vol_regime"]), obj_strings(states["carry_state"])
+    block = obj_strings(states["block"])
     starts = np.flatnonzero(np.r_[True, cid[1:] != cid[:-1]])
     ends = np.r_[starts[1:], len(cid)]
     return {str(cid[a]): Trades(day[a:b], net[a:b], vol[a:b], carry[a:b], event[a:b],
