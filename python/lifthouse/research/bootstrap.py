@@ -2,8 +2,10 @@
 resampled means, percentile CIs, bootstrap p-values and the detectable lift a CI implies.
 
 Determinism: every bootstrap uses its own ``numpy.random.Generator(PCG64(seed))`` whose seed is
-a SHA-256 of (bootstrap_seed, row key), never Python's ``hash()``; resampled sums use
-``np.einsum(..., optimize=False)`` (no BLAS threading)."""
+a SHA-256 of (bootstrap_seed, row key), never Python's ``hash()``. A resampled sum adds its days
+one at a time in universe order (an explicit order, not a library's: the same draws give the
+same bits on any machine and thread count); resampled counts are whole numbers, exact in any
+order."""
 
 from __future__ import annotations
 
@@ -24,11 +26,17 @@ def row_rng(key: str, bootstrap_seed: int) -> np.random.Generator:
 
 def day_draws(rng: np.random.Generator, n_days: int, n_boot: int) -> np.ndarray:
     """(n_boot, n_days) float matrix: how often each day is drawn when n_days days are drawn
-    with replacement (a multinomial draw, built from uniform integer picks)."""
-    idx = rng.integers(0, n_days, size=(n_boot, n_days))
-    idx += (np.arange(n_boot, dtype=idx.dtype) * n_days)[:, None]   # row b -> bins of row b
-    counts = np.bincount(idx.ravel(), minlength=n_boot * n_days).reshape(n_boot, n_days)
-    return counts.astype(np.float64)
+    with replacement (a multinomial draw, built from uniform integer picks). Stored day-major
+    (the transpose of a C-contiguous (n_days, n_boot) array), the layout ``resampled_means``
+    walks."""
+    # int32 picks are the same stream as int64 ones (both take numpy's 32-bit bounded path
+    # below 2**32) and halve the memory traffic of the counting below
+    dtype = np.int32 if n_days * n_boot < 2 ** 31 else np.int64
+    idx = rng.integers(0, n_days, size=(n_boot, n_days), dtype=dtype)
+    idx *= n_boot
+    idx += np.arange(n_boot, dtype=dtype)[:, None]   # pick of day d in draw b -> bin d * n_boot + b
+    counts = np.bincount(idx.ravel(), minlength=n_days * n_boot)
+    return counts.astype(np.float64).reshape(n_days, n_boot).T
 
 
 def _day_agg(universe: np.ndarray, days: np.ndarray, values: np.ndarray
@@ -42,15 +50,23 @@ def _day_agg(universe: np.ndarray, days: np.ndarray, values: np.ndarray
 def resampled_means(weights: np.ndarray, universe: np.ndarray,
                     groups: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """(n_boot, len(groups)) resampled means; each group is (days, values). NaN where a draw
-    holds no observation of the group."""
-    cols = []
-    for days, values in groups:
-        s, c = _day_agg(universe, days, values)
-        cols += [s, c]
-    agg = np.einsum("bd,dk->bk", weights, np.column_stack(cols), optimize=False)
-    sums, counts = agg[:, 0::2], agg[:, 1::2]
+    holds no observation of the group.
+
+    Each draw's sum adds weight x day sum one day at a time, in universe order (the order a
+    plain sequential sum over days takes, so the bits do not depend on a library's blocking);
+    the counts are whole numbers below 2**53, so the matrix product gives them exactly."""
+    day_sums, day_counts = zip(*(_day_agg(universe, days, values) for days, values in groups))
+    s, c = np.array(day_sums), np.array(day_counts)          # (groups, days)
+    w = np.ascontiguousarray(weights.T)                       # (days, n_boot); free for day_draws
+    sums = np.zeros((len(groups), w.shape[1]))
+    term = np.empty_like(sums)
+    for d in range(w.shape[0]):
+        np.multiply(s[:, d, None], w[d], out=term)
+        sums += term
+    counts = c @ w
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, sums / np.where(counts > 0, counts, 1.0), np.nan)
+        means = np.where(counts > 0, sums / np.where(counts > 0, counts, 1.0), np.nan)
+    return means.T
 
 
 def percentile_ci(draws: np.ndarray, alpha: float) -> tuple[float, float]:
