@@ -3,9 +3,8 @@ resampled means, percentile CIs, bootstrap p-values and the detectable lift a CI
 
 Determinism: every bootstrap uses its own ``numpy.random.Generator(PCG64(seed))`` whose seed is
 a SHA-256 of (bootstrap_seed, row key), never Python's ``hash()``. A resampled sum adds its days
-one at a time in universe order (an explicit order, not a library's: the same draws give the
-same bits on any machine and thread count); resampled counts are whole numbers, exact in any
-order."""
+one at a time in universe order (``sequential_day_sums``; no BLAS, so no thread count can change
+a bit); resampled counts are whole numbers, exact in any order."""
 
 from __future__ import annotations
 
@@ -47,23 +46,31 @@ def _day_agg(universe: np.ndarray, days: np.ndarray, values: np.ndarray
             np.bincount(pos, minlength=d).astype(np.float64))
 
 
+def sequential_day_sums(x: np.ndarray, w_days: np.ndarray) -> np.ndarray:
+    """(k, n_boot): for each row of ``x`` (k, n_days) and each draw, sum over days of
+    x[:, d] * w_days[d, b], the days added one at a time in order. ``w_days`` is day-major
+    (n_days, n_boot), C-contiguous.
+
+    With the draws as the contiguous output axis, numpy's einsum walks the days in order and
+    vectorises over the draws: the same bits as the explicit loop below, 5-10x faster
+    (tests/python/test_lift.py checks the two agree). With a single draw einsum would sum the
+    days as a dot product (another order), so that case takes the loop."""
+    if w_days.shape[1] > 1:
+        return np.einsum("kd,db->kb", x, w_days, optimize=False)
+    sums = np.zeros((x.shape[0], w_days.shape[1]))
+    for d in range(w_days.shape[0]):
+        sums += x[:, d, None] * w_days[d]
+    return sums
+
+
 def resampled_means(weights: np.ndarray, universe: np.ndarray,
                     groups: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """(n_boot, len(groups)) resampled means; each group is (days, values). NaN where a draw
-    holds no observation of the group.
-
-    Each draw's sum adds weight x day sum one day at a time, in universe order (the order a
-    plain sequential sum over days takes, so the bits do not depend on a library's blocking);
-    the counts are whole numbers below 2**53, so the matrix product gives them exactly."""
+    holds no observation of the group."""
     day_sums, day_counts = zip(*(_day_agg(universe, days, values) for days, values in groups))
-    s, c = np.array(day_sums), np.array(day_counts)          # (groups, days)
     w = np.ascontiguousarray(weights.T)                       # (days, n_boot); free for day_draws
-    sums = np.zeros((len(groups), w.shape[1]))
-    term = np.empty_like(sums)
-    for d in range(w.shape[0]):
-        np.multiply(s[:, d, None], w[d], out=term)
-        sums += term
-    counts = c @ w
+    sums = sequential_day_sums(np.array(day_sums), w)
+    counts = sequential_day_sums(np.array(day_counts), w)     # whole numbers: exact
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(counts > 0, sums / np.where(counts > 0, counts, 1.0), np.nan)
     return means.T
