@@ -13,7 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lifthouse.research.bootstrap import bootstrap_p, day_draws, minimum_detectable_lift, row_rng, row_seed
+from lifthouse.research.bootstrap import (bootstrap_p, day_draws, minimum_detectable_lift,
+                                          resampled_means, row_rng, row_seed,
+                                          sequential_day_sums)
 from lifthouse.research.lift import candidate_lift
 from lifthouse.research.multiple_testing import holm_adjust
 from lifthouse.research.params import LiftParams
@@ -190,6 +192,44 @@ def test_day_draws_are_multinomial_counts():
     assert w.shape == (500, 13)
     assert np.all(w.sum(axis=1) == 13)
     assert abs(w.mean() - 1.0) < 0.05
+
+
+def test_day_draws_keep_the_int64_stream_and_are_day_major():
+    """The int32 picks are numpy's int64 picks (the draws, hence every CI, do not depend on the
+    dtype), counted per draw; stored day-major for resampled_means."""
+    for n_days, n_boot in ((1, 5), (2, 3), (13, 500), (365, 2000), (1000, 7)):
+        w = day_draws(row_rng(f"k{n_days}", 3), n_days, n_boot)
+        picks = row_rng(f"k{n_days}", 3).integers(0, n_days, size=(n_boot, n_days))
+        expect = np.stack([np.bincount(p, minlength=n_days) for p in picks]).astype(np.float64)
+        assert w.shape == (n_boot, n_days) and np.array_equal(w, expect)
+        assert w.T.flags.c_contiguous
+
+
+def test_resampled_sums_add_the_days_in_order():
+    """sequential_day_sums is bit for bit a plain day-by-day sum (the order the lift's bits
+    depend on), for heavy-tailed values, signed zeros and one or many draws."""
+    rs = np.random.default_rng(5)
+    for case in range(200):
+        n_days = int(rs.integers(1, 500))
+        n_boot = int(rs.choice([1, 2, 7, 100, 2000]))
+        k = int(rs.integers(1, 7))
+        x = rs.standard_t(3, size=(k, n_days)) * rs.choice([1e-3, 1.0, 1e6])
+        x[:, ::4] = -0.0
+        w = np.ascontiguousarray(day_draws(row_rng(f"c{case}", 1), n_days, n_boot).T)
+        ref = np.zeros((k, n_boot))
+        for d in range(n_days):
+            ref = ref + x[:, d, None] * w[d]
+        assert sequential_day_sums(x, w).tobytes() == ref.tobytes(), (n_days, n_boot, k)
+
+
+def test_resampled_means_are_the_weighted_day_means():
+    universe = np.array([10, 11, 12])
+    days, values = np.array([10, 10, 12]), np.array([1.0, 3.0, 5.0])
+    w = np.array([[1.0, 1.0, 1.0], [0.0, 3.0, 0.0], [2.0, 0.0, 1.0]])   # 3 draws x 3 days
+    m = resampled_means(w, universe, [(days, values)])
+    assert m.shape == (3, 1)
+    assert m[0, 0] == pytest.approx(9 / 3) and np.isnan(m[1, 0])   # day 11 holds nothing
+    assert m[2, 0] == pytest.approx((2 * 4 + 5) / (2 * 2 + 1))
 
 
 def test_bootstrap_p_two_sided_with_plus_one():

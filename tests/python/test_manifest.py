@@ -8,8 +8,10 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from lifthouse.run.manifest import (build_manifest, code_version, fingerprint, tool_versions,
-                                without_timing, write_manifest)
+from lifthouse.data.schema import RawDataError
+from lifthouse.run.manifest import (build_manifest, code_version, fingerprint,
+                                    fingerprint_in_background, tool_versions, without_timing,
+                                    write_manifest)
 from lifthouse.data.raw import write_dataset
 
 
@@ -68,6 +70,33 @@ def test_fingerprint_counts_new_datasets(raw_dir):
     write_dataset(raw_dir, "um_funding_rate", "BTCUSDT", fr)
     after = fingerprint(raw_dir, ["BTC"])
     assert after["n_files"] == before["n_files"] + 1 and after["digest"] != before["digest"]
+
+
+def test_background_fingerprint_is_the_fingerprint_when_it_started(raw_dir):
+    """The run hashes the raw files as its build starts: the result is fingerprint()'s, and a
+    file written after it finished is not in it (the build never read that file)."""
+    before = fingerprint(raw_dir, ["BTC", "ETH"])
+    result = fingerprint_in_background(raw_dir, ["BTC", "ETH"])
+    assert result() == before
+    write_dataset(raw_dir, "um_klines_1m", "BTCUSDT", klines(29_000_100, 10))
+    assert result() == before   # waited for once; later writes do not change it
+    assert fingerprint(raw_dir, ["BTC", "ETH"])["digest"] != before["digest"]
+
+
+def test_background_fingerprint_raises_its_error_when_asked(raw_dir):
+    result = fingerprint_in_background(raw_dir, ["not a symbol"])
+    with pytest.raises(RawDataError, match="not a Binance symbol"):
+        result()
+
+
+def test_manifest_takes_a_given_fingerprint(raw_dir, tmp_path):
+    given = fingerprint(raw_dir, ["BTC"])
+    write_dataset(raw_dir, "um_klines_1m", "BTCUSDT", klines(29_000_100, 10))
+    m = build_manifest(run_id="r", vars={}, command=[], data_dir=raw_dir, symbols=["BTC"],
+                       repo=tmp_path, run_results=RUN_RESULTS, warehouse=None, outputs={},
+                       stage_seconds={}, data_fingerprint=given)
+    assert m["data_fingerprint"] == given
+    assert m["data_fingerprint"] != fingerprint(raw_dir, ["BTC"])
 
 
 def test_versions_and_code_version(tmp_path):

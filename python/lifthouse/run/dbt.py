@@ -58,6 +58,15 @@ def dbt_executable() -> str:
     return str(here) if here.exists() else "dbt"
 
 
+def dbt_command(args: list[str]) -> list[str]:
+    """``dbt <args>`` as the runs start it: dbt's CLI through ``lifthouse.run.dbt_main``, which
+    skips the interpreter teardown once the warehouse is closed (LIFTHOUSE_FAST_DBT_EXIT=0:
+    the plain ``dbt`` executable)."""
+    if os.environ.get("LIFTHOUSE_FAST_DBT_EXIT", "1") == "0":
+        return [dbt_executable(), *args]
+    return [sys.executable, "-m", "lifthouse.run.dbt_main", *args]
+
+
 def dbt_env(warehouse: Path, target_dir: Path, log_dir: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["LIFTHOUSE_WAREHOUSE"] = str(Path(warehouse).resolve())
@@ -86,7 +95,7 @@ def run_dbt(
     dbt fails and ``check`` is true. ``on_line`` is called with each output line as it comes."""
     Path(warehouse).parent.mkdir(parents=True, exist_ok=True)
     Path(target_dir).mkdir(parents=True, exist_ok=True)
-    cmd = [dbt_executable(), *args]
+    cmd = dbt_command(args)
     if vars:
         cmd += ["--vars", json.dumps(vars, sort_keys=True)]
     # its own process group: stopping the group (below) stops dbt and anything it started

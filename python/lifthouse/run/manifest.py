@@ -17,10 +17,11 @@ import json
 import os
 import platform
 import subprocess
+import threading
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from lifthouse.run.export import sha256_file
 from lifthouse.run.warehouse import connect, is_lock_error, lock_message, WarehouseLockedError
@@ -53,6 +54,33 @@ def fingerprint(data_dir: str | os.PathLike, symbols: Iterable[str],
         h.update(f"{f['path']}\t{f['size']}\t{f['sha256']}\n".encode())
     return {"raw_dir": str(root.resolve()), "n_files": len(files),
             "total_bytes": sum(f["size"] for f in files), "digest": h.hexdigest(), "files": files}
+
+
+def fingerprint_in_background(data_dir: str | os.PathLike, symbols: Iterable[str]
+                              ) -> Callable[[], dict[str, Any]]:
+    """Start ``fingerprint`` in a thread; returns the function that waits for it (and raises
+    its error). The run starts it as its build starts, so the hashes describe the raw files the
+    build read (not files added while it ran) and the 2-5 s of hashing at 20 x 365 overlap the
+    build instead of following it. A daemon thread: a failed build does not wait for it."""
+    symbols = list(symbols)
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["value"] = fingerprint(data_dir, symbols)
+        except BaseException as exc:  # handed to the caller by result()
+            box["error"] = exc
+
+    thread = threading.Thread(target=work, name="lifthouse-fingerprint", daemon=True)
+    thread.start()
+
+    def result() -> dict[str, Any]:
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+    return result
 
 
 def _git(repo: Path, *args: str) -> str | None:
@@ -149,7 +177,10 @@ def build_manifest(
     paths: dict[str, str] | None = None,
     created_at: datetime | None = None,
     engine: str = "duckdb",
+    data_fingerprint: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """``data_fingerprint``: ``fingerprint(data_dir, symbols)`` when the caller already has it
+    (``fingerprint_in_background``); computed here otherwise."""
     nodes, node_seconds, tests = model_stats(run_results, warehouse)
     meta = run_results.get("metadata", {}) if run_results else {}
     versions = tool_versions(engine)
@@ -164,7 +195,8 @@ def build_manifest(
         "vars": dict(sorted(vars.items())),
         "vars_passed": dict(sorted((vars_passed if vars_passed is not None else vars).items())),
         "paths": dict(sorted((paths or {}).items())),
-        "data_fingerprint": fingerprint(data_dir, symbols),
+        "data_fingerprint": (data_fingerprint if data_fingerprint is not None
+                             else fingerprint(data_dir, symbols)),
         "code_version": code_version(repo),
         "versions": versions,
         "models": nodes,

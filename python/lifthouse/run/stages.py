@@ -34,7 +34,8 @@ from lifthouse.run.errors import RunError, RunInterrupted
 from lifthouse.run.export import ExportLayout, export_run, phase2_counts
 from lifthouse.run.fill import label_by_origin, stage_preflight
 from lifthouse.run.log import RunLog
-from lifthouse.run.manifest import build_manifest, run_status, write_manifest
+from lifthouse.run.manifest import (build_manifest, fingerprint_in_background, run_status,
+                                    write_manifest)
 from lifthouse.run.progress import DbtProgress
 from lifthouse.run.report.answers import answers
 from lifthouse.run.report.inputs import ReportMeta, load_inputs
@@ -147,10 +148,13 @@ def stage_report(cfg: RunConfig, log: RunLog) -> dict[str, Path]:
 
 
 def stage_manifest(cfg: RunConfig, log: RunLog, run_results: dict,
-                   outputs: dict[str, Path]) -> dict:
-    """Build the manifest (written by run_pipeline once this stage's own time is known)."""
+                   outputs: dict[str, Path],
+                   data_fingerprint: Callable[[], dict] | None = None) -> dict:
+    """Build the manifest (written by run_pipeline once this stage's own time is known).
+    ``data_fingerprint``: waits for the raw files' hashes taken as the build started."""
     lay = cfg.layout
     return build_manifest(
+        data_fingerprint=data_fingerprint() if data_fingerprint is not None else None,
         run_id=cfg.run_id, vars=effective_vars(cfg), vars_passed=cfg.dbt_vars(),
         command=list(cfg.reproduce), engine=cfg.engine,
         data_dir=cfg.data_dir, symbols=cfg.symbols, repo=REPO_ROOT, run_results=run_results,
@@ -240,6 +244,7 @@ def run_pipeline(cfg: RunConfig, log: RunLog | None = None) -> RunOutcome:
         log.stage("preflight", lambda: stage_preflight(cfg, log))
         label_by_origin(cfg, log)
         stage = "build"
+        raw_fingerprint = fingerprint_in_background(cfg.data_dir, cfg.symbols)
         run_results = log.stage("build", lambda: stage_build(cfg, log))
         stage = "export"
         exported = log.stage("export", lambda: stage_export(cfg, log))
@@ -247,7 +252,8 @@ def run_pipeline(cfg: RunConfig, log: RunLog | None = None) -> RunOutcome:
         report_files = log.stage("report", lambda: stage_report(cfg, log))
         outputs = {**exported.files, **{f"report/{k}": v for k, v in report_files.items()}}
         stage = "manifest"
-        manifest = log.stage("manifest", lambda: stage_manifest(cfg, log, run_results, outputs))
+        manifest = log.stage("manifest", lambda: stage_manifest(cfg, log, run_results, outputs,
+                                                                  raw_fingerprint))
         timing = manifest["timing"]
         timing["stages_seconds"] = {k: round(v, 3) for k, v in log.stage_seconds.items()}
         timing["total_seconds"] = round(log.elapsed(), 3)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import lfilter
 
 from lifthouse.data.sample.params import MODEL, VOL_PROFILE, VOLUME_PROFILE, ModelParams
 
@@ -26,6 +25,10 @@ def ar1(eps: np.ndarray, phi: float, state: float) -> tuple[np.ndarray, float]:
     """x_t = phi * x_{t-1} + eps_t starting from x_{-1} = state. Returns (x, last x)."""
     if eps.size == 0:
         return eps.copy(), state
+    # here, not at import: scipy.signal takes 1.5-2.5 s to import and every CLI command
+    # (also `lifthouse --help` and a run that reuses its sample) imports this module
+    from scipy.signal import lfilter
+
     x, _ = lfilter([1.0], [1.0, -phi], eps, zi=[phi * state])
     return x, float(x[-1])
 
