@@ -4,10 +4,10 @@ exits with dbt's code; only the end is quicker.
 
 When dbt is done its files are written (run_results.json, dbt.log), but the process still
 spends ~1 s tearing down the interpreter: freeing the objects of dbt's parse, per dbt command
-(docs/benchmarks.md). Here, once dbt returns, the exit handlers run as usual (dbt-duckdb drops
-its DuckDB environment, logging flushes dbt.log, multiprocessing cleans up), the warehouse is
-closed explicitly (DuckDB checkpoints it, so no write-ahead log is left for the next reader),
-and the process ends without that teardown. Should the warehouse still be open after that,
+(docs/benchmarks.md). Here, once dbt returns, the warehouse is closed explicitly (DuckDB
+checkpoints it, so no write-ahead log is left for the next reader), the exit handlers run as
+usual (logging flushes dbt.log, multiprocessing cleans up), and the process ends without that
+teardown. Should the warehouse still be open after that,
 or was no DuckDB one opened (a Spark build), the normal exit runs instead: a fast exit never
 skips a checkpoint.
 """

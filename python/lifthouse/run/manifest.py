@@ -59,9 +59,9 @@ def fingerprint(data_dir: str | os.PathLike, symbols: Iterable[str],
 def fingerprint_in_background(data_dir: str | os.PathLike, symbols: Iterable[str]
                               ) -> Callable[[], dict[str, Any]]:
     """Start ``fingerprint`` in a thread; returns the function that waits for it (and raises
-    its error). The run starts it as its build starts, so the hashes describe the raw files the
-    build read (not files added while it ran) and the 2-5 s of hashing at 20 x 365 overlap the
-    build instead of following it. A daemon thread: a failed build does not wait for it."""
+    its error). The run starts it as its build starts, so the hashes describe the raw layer as
+    the build began (not files an ingest adds while it runs) and the 2-5 s of hashing at
+    20 x 365 overlap the build instead of following it. A daemon thread: a failed build does not wait for it."""
     symbols = list(symbols)
     box: dict[str, Any] = {}
 
