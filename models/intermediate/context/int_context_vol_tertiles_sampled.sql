@@ -29,8 +29,8 @@ tertiles as (
         symbol,
         open_time,
         count(rv_60m) over ({{ frame }}) as n_samples,
-        {{ lifthouse.trailing_quantile('rv_60m', 1.0 / 3, frame) }} as vol_q33,
-        {{ lifthouse.trailing_quantile('rv_60m', 2.0 / 3, frame) }} as vol_q67
+        -- both tertiles from one window (macros/portable/trailing_quantile.sql)
+        {{ lifthouse.trailing_quantiles('rv_60m', [1.0 / 3, 2.0 / 3], frame) }} as vol_tertiles
     from sampled
 
 )
@@ -40,6 +40,6 @@ select
     open_time as sampled_at,
     n_samples,
     n_samples >= {{ var('feature_min_coverage') | float }} * {{ expected_samples }} as is_warm,
-    vol_q33,
-    vol_q67
+    {{ lifthouse.list_item('vol_tertiles', 1) }} as vol_q33,
+    {{ lifthouse.list_item('vol_tertiles', 2) }} as vol_q67
 from tertiles
