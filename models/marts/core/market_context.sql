@@ -34,7 +34,7 @@ tertiles as (
 with_tertiles as (
 
     {{ lifthouse.asof_join_backward('bars', 'tertiles', 'symbol', 'open_time', 'sampled_at',
-                                    ['sampled_at', 'is_warm', 'vol_q33', 'vol_q67']) }}
+                                    ['is_warm', 'vol_q33', 'vol_q67']) }}
 
 ),
 
