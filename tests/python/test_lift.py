@@ -604,6 +604,12 @@ def test_minimum_detectable_lift_from_the_ci():
     mde = minimum_detectable_lift([-1.96], [1.96], 0.05)
     se = 1.96 / norm.ppf(0.975)
     assert mde[0] == pytest.approx(se * (norm.ppf(0.975) + norm.ppf(0.8)))
+    # the quantiles come from scipy.special.ndtri without scipy.stats: the same bits
+    lo, hi = np.array([-3.0, 0.5, 2.0]), np.array([1.0, 7.25, 2.5])
+    for alpha, power in [(0.05, 0.8), (0.1, 0.9), (0.01, 0.5)]:
+        z = norm.ppf(1 - alpha / 2)
+        want = (z + norm.ppf(power)) * ((hi - lo) / (2 * z))
+        assert np.array_equal(minimum_detectable_lift(lo, hi, alpha, power), want)
     # wider CI, proportionally larger MDE
     assert minimum_detectable_lift([0.0], [8.0], 0.05)[0] == pytest.approx(
         2 * minimum_detectable_lift([0.0], [4.0], 0.05)[0])

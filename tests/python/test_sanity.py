@@ -89,3 +89,13 @@ def test_lift_without_data_is_flagged():
     s = sanity_checks(plan, trades, bad).set_index(["check", "scope"])
     assert s.loc[("lift_needs_both_sides", "all"), "ok"] == False  # noqa: E712
     assert np.isfinite(s.loc[("lift_needs_both_sides", "all"), "value"])
+
+
+def test_sorted_contains_is_isin():
+    from lifthouse.research.sanity import _sorted_contains
+
+    rng = np.random.default_rng(0)
+    for n, m in [(0, 5), (1, 5), (50, 300), (5000, 20000)]:
+        universe = np.unique(rng.integers(-5, 3 * n + 5, n))
+        values = rng.integers(-10, 3 * n + 10, m)
+        assert np.array_equal(_sorted_contains(universe, values), np.isin(values, universe))

@@ -11,7 +11,7 @@ import statsmodels.api as sm
 from statsmodels.stats.multitest import multipletests
 
 from lifthouse.research.multiple_testing import bh_qvalues, by_qvalues
-from lifthouse.research.stats import (STAT_FIELDS, candidate_statistics, clustered_t, max_drawdown_bps, sharpe_annualised, summarize, summarize_groups)
+from lifthouse.research.stats import (STAT_FIELDS, candidate_statistics, clustered_t, max_drawdown_bps, sharpe_annualised, summarize, summarize_groups, t_sf)
 
 
 def _statsmodels_cluster(y, groups):
@@ -188,3 +188,19 @@ def test_q_values_never_round_below_p():
         p = rng.uniform(0, 1, m)
         assert (bh_qvalues(p) >= p).all()
         assert (by_qvalues(p) >= bh_qvalues(p)).all()
+
+
+def test_t_sf_is_scipy_stats_bit_for_bit():
+    """t_sf skips importing scipy.stats; it must give exactly scipy.stats.t.sf, including the
+    NaN of an invalid dof and the limits at +-inf."""
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.normal(0, 3, 2000), rng.standard_cauchy(500),
+                        [0.0, -0.0, np.inf, -np.inf, np.nan, 1e300, -1e-300]])
+    dof = np.concatenate([rng.integers(1, 400, len(x) - 12).astype(float),
+                          [0.0, -1.0, np.nan, np.inf, 0.5, 1e6, 1.0, 2.0, 3.0, 5.0, 7.0, 9.0]])
+    assert np.array_equal(t_sf(x, dof), stats.t.sf(x, df=dof), equal_nan=True)
+    for xi, di in [(2.5, 7), (-1.0, 1), (0.3, 0), (np.nan, 4)]:   # scalars stay scalars
+        a, b = t_sf(xi, di), stats.t.sf(xi, df=di)
+        assert np.shape(a) == np.shape(b) == () and (a == b or (np.isnan(a) and np.isnan(b)))

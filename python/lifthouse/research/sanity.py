@@ -79,8 +79,8 @@ def partition_checks(plan: pd.DataFrame, trades: pd.DataFrame,
     cand = t["candidate_id"].to_numpy(dtype=object)
     status = t["trade_status"].to_numpy(dtype=object)
     vol, carry = t["vol"].to_numpy(dtype=object), t["carry"].to_numpy(dtype=object)
-    ids, counts = np.unique(cand[status == "traded"], return_counts=True)
-    n_traded = dict(zip(ids.tolist(), counts.tolist()))
+    # value_counts hashes the object strings; np.unique would sort them (1 s at 1.2 M rows)
+    n_traded = pd.Series(cand[status == "traded"], dtype=object).value_counts(sort=False).to_dict()
     rows_of = _groups(cand)
     kids_of: dict[str, list] = {}
     for k in p.loc[p["is_conditioned"]].itertuples(index=False):
@@ -121,6 +121,15 @@ def partition_checks(plan: pd.DataFrame, trades: pd.DataFrame,
     return rows
 
 
+def _sorted_contains(sorted_unique: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """np.isin(values, sorted_unique) for a sorted array without duplicates, by binary search
+    (np.isin sorts both arrays again: 1.4 s at 1.2 M trades)."""
+    if len(sorted_unique) == 0:
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_unique, values), len(sorted_unique) - 1)
+    return sorted_unique[at] == values
+
+
 def filter_checks(plan: pd.DataFrame, trades: pd.DataFrame,
                   t: pd.DataFrame | None = None) -> list[dict]:
     """Per event type: every conditioned candidate's considered events match its condition,
@@ -141,7 +150,7 @@ def filter_checks(plan: pd.DataFrame, trades: pd.DataFrame,
     considered = np.unique(pos.astype(np.int64) * n_ev + ev_code)
     twin_pos = pd.Index(p["candidate_id"]).get_indexer(p["twin_candidate_id"])[pos]
     twin_pair = np.where(twin_pos >= 0, twin_pos.astype(np.int64) * n_ev + ev_code, -1)
-    orphan_row = ~np.isin(twin_pair, considered)
+    orphan_row = ~_sorted_contains(considered, twin_pair)
     # rows grouped by the (vol_condition, carry_condition) of their candidate
     cond_code = pd.factorize(np.array([f"{v}|{c}" for v, c in zip(p["vol_condition"],
                                                                    p["carry_condition"])],

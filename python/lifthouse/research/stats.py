@@ -29,7 +29,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats as st
 
 from lifthouse.research.multiple_testing import bh_qvalues, by_qvalues
 
@@ -37,12 +36,27 @@ STAT_FIELDS = ("n", "n_days", "mean_bps", "median_bps", "hit_rate", "std_bps", "
                "p_value", "sharpe_ann", "max_dd_bps")
 
 
+def t_sf(x, dof):
+    """Survival function of Student's t with ``dof`` degrees of freedom: the value (same bits)
+    of ``scipy.stats.t.sf(x, dof)``, which evaluates ``scipy.special.stdtr(dof, -x)`` and gives
+    NaN where dof <= 0 or is NaN. Called here directly, because importing scipy.stats costs
+    1-3 s in each dbt Python model that needs a p-value (tests/python/test_stats.py compares
+    the two)."""
+    from scipy.special import stdtr
+
+    x = np.asarray(x, dtype=float)
+    dof = np.asarray(dof, dtype=float)
+    with np.errstate(invalid="ignore"):
+        out = np.where(dof > 0, stdtr(dof, -x), np.nan)
+    return out[()] if out.ndim == 0 else out
+
+
 def t_pvalue(t, dof, alternative: str = "two-sided"):
     """p-value of a t statistic: ``two-sided`` or ``greater`` (H1: mean > 0)."""
     if alternative == "two-sided":
-        return 2.0 * st.t.sf(np.abs(t), df=dof)
+        return 2.0 * t_sf(np.abs(t), dof)
     if alternative == "greater":
-        return st.t.sf(t, df=dof)
+        return t_sf(t, dof)
     raise ValueError(f"alternative must be 'two-sided' or 'greater', got {alternative!r}")
 
 
