@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from types import SimpleNamespace
 
 import networkx as nx
@@ -75,10 +76,21 @@ def _pop_order(graph: nx.DiGraph, first_done: tuple[str, ...] = ()) -> list[str]
     return order
 
 
+def _keep_dbt(monkeypatch):
+    """Restore what install() replaces when the test ends."""
+    from dbt.task.runnable import GraphRunnableTask
+
+    monkeypatch.setattr(GraphQueue, "_get_scores", GraphQueue._get_scores)
+    monkeypatch.setattr(GraphQueue, "get", GraphQueue.get)
+    monkeypatch.setattr(GraphRunnableTask, "run_queue", GraphRunnableTask.run_queue)
+
+
 @pytest.fixture
 def installed(monkeypatch):
-    monkeypatch.setattr(GraphQueue, "_get_scores", GraphQueue._get_scores)  # restored after
+    _keep_dbt(monkeypatch)
     assert schedule.install()
+    assert schedule.install()   # twice is once
+    assert GraphQueue.get.lifthouse_original.__module__ == "dbt.graph.queue"
 
 
 def test_dbt_default_order_is_depth_then_name():
@@ -100,6 +112,28 @@ def test_longest_remaining_chain_first(installed):
     # still a topological order: nothing runs before its parents
     for parent, child in EDGES:
         assert order.index(parent) < order.index(child)
+
+
+def test_a_node_leaves_the_queue_only_when_a_thread_is_free(installed):
+    """With one thread, the next node is taken only after the running one is done, so it is
+    the best node ready at that moment (dbt alone would take every ready node at once and run
+    them first come, first served)."""
+    manifest = SimpleNamespace(expect=NODES.__getitem__)
+    queue = GraphQueue(_graph(), manifest, set(NODES))
+    queue.lifthouse_max_in_progress = 1
+    first = queue.get()
+    taken: list = []
+    waiter = threading.Thread(target=lambda: taken.append(queue.get()), daemon=True)
+    waiter.start()
+    waiter.join(1.0)
+    assert not taken, "a second node left the queue while the only thread was busy"
+    first_id = next(k for k, v in NODES.items() if v is first)
+    assert first_id == "model.p.stg_perp"
+    queue.mark_done(first_id)
+    waiter.join(5.0)
+    # the perp bars' test became ready when the table was done, and it is taken before the
+    # seed that was ready all along
+    assert taken and taken[0] is NODES["test.p.stg_perp_unique"]
 
 
 def test_scores_are_chain_lengths_then_blocked_counts():

@@ -15,7 +15,8 @@ order does not depend on an earlier run. The order only decides which ready node
 every node still waits for all of its parents (its models and their data tests), so what is
 built, and every output, is the same as under dbt's own order.
 
-``install()`` puts the scores into dbt's ``GraphQueue``; ``lifthouse.run.dbt_main`` calls it
+``install()`` puts the scores into dbt's ``GraphQueue`` and makes dbt take a node off the
+queue only when a thread is free to run it (see there); ``lifthouse.run.dbt_main`` calls it
 before it starts dbt, so it holds for ``lifthouse run`` and the tests, not for a plain
 ``dbt build`` (which keeps dbt's order and builds the same tables).
 """
@@ -72,14 +73,48 @@ def _scores(queue: Any, graph: Any) -> dict[str, tuple]:
     return critical_path_scores(graph, lambda n: node_weight(queue.manifest.expect(n)))
 
 
+def _limited_get(original: Callable) -> Callable:
+    def get(queue: Any, block: bool = True, timeout: float | None = None):
+        limit = getattr(queue, "lifthouse_max_in_progress", None)
+        if limit:
+            with queue.some_task_done:           # the queue's lock; mark_done notifies it
+                while len(queue.in_progress) >= limit:
+                    queue.some_task_done.wait(0.5)
+        return original(queue, block, timeout)
+    get.lifthouse_original = original            # type: ignore[attr-defined]
+    return get
+
+
+def _threads_limited_run_queue(original: Callable) -> Callable:
+    def run_queue(task: Any, pool: Any) -> None:
+        if task.job_queue is not None:
+            task.job_queue.lifthouse_max_in_progress = max(1, int(task.config.threads or 1))
+        return original(task, pool)
+    run_queue.lifthouse_original = original      # type: ignore[attr-defined]
+    return run_queue
+
+
 def install() -> bool:
-    """Use ``critical_path_scores`` in dbt's build queue (this process). False, leaving dbt's
-    order, when dbt's queue no longer has the method this replaces."""
+    """Make dbt's build queue (in this process) hand out nodes by ``critical_path_scores``.
+
+    Two changes: the scores, and when a node is taken off the queue. dbt's main loop takes
+    every ready node off the queue at once and hands it to the thread pool, whose own queue is
+    first-come first-served; so a score decides only among nodes that became ready at the
+    same moment (the perp bars' tests, ready when the table is built, waited behind the seeds
+    queued at the start). Here the loop takes a node only when one of the ``threads`` workers
+    is free, so each free worker gets the best ready node of that moment. False, leaving dbt
+    as it is, when dbt's queue or task no longer has what this replaces."""
     try:
         from dbt.graph.queue import GraphQueue
+        from dbt.task.runnable import GraphRunnableTask
     except ImportError:
         return False
-    if not callable(getattr(GraphQueue, "_get_scores", None)):
+    needed = [(GraphQueue, "_get_scores"), (GraphQueue, "get"), (GraphRunnableTask, "run_queue")]
+    if not all(callable(getattr(cls, name, None)) for cls, name in needed):
         return False
+    if GraphQueue._get_scores is _scores:
+        return True                              # installed already
     GraphQueue._get_scores = _scores
+    GraphQueue.get = _limited_get(GraphQueue.get)
+    GraphRunnableTask.run_queue = _threads_limited_run_queue(GraphRunnableTask.run_queue)
     return True
