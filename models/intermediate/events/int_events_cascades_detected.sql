@@ -37,43 +37,27 @@ with bars as (
 
 ),
 
--- trailing liquidation sums only where the symbol has liquidation data (liq_usd is 0-filled
--- from the start of its coverage on, so those rows are a complete minute grid); empty and free
--- when there are no liquidations at all
-liquidation_windows as (
+-- trailing liquidation sums over the bars themselves (no join back): liq_usd is NULL before the
+-- symbol's liquidation coverage starts and 0-filled from then on, and sums, means and counts
+-- skip NULLs, so a frame that reaches back before the coverage holds only covered minutes (and
+-- none at all for a symbol without liquidations)
+with_liquidation_windows as (
 
     select
-        symbol,
-        open_time,
-        -- whole cents (macros/features/money.sql): exact sums, independent of thread order
-        {{ cents_to_usd('sum(' ~ usd_to_cents('liq_long_usd') ~ ') over w_move') }} as liq_long_5m_usd,
-        {{ cents_to_usd('sum(' ~ usd_to_cents('liq_short_usd') ~ ') over w_move') }} as liq_short_5m_usd,
+        *,
+        -- the side the move forces out: longs (SELL) on a down move, shorts (BUY) on an up
+        -- move. Whole cents (macros/features/money.sql): exact sums, independent of thread order
+        case
+            when ret_5m < 0 then {{ cents_to_usd('sum(' ~ usd_to_cents('liq_long_usd') ~ ') over w_move') }}
+            when ret_5m > 0 then {{ cents_to_usd('sum(' ~ usd_to_cents('liq_short_usd') ~ ') over w_move') }}
+        end as liq_5m_usd,
         5 * {{ cents_to_usd('avg(' ~ usd_to_cents('liq_usd') ~ ') over w_before_move') }} as liq_5m_baseline_usd,
-        count(liq_usd) over w_before_move as n_liq_baseline
+        case when liq_usd is not null then count(liq_usd) over w_before_move end as n_liq_baseline
     from bars
-    where liq_usd is not null
     -- ROWS frames over the complete minute grid (macros/features/grid_frames.sql): the 5 minutes
     -- of the move, and the baseline minutes before it
     window w_move as (partition by symbol order by open_time {{ lifthouse.trailing_minutes_frame(5) }}),
     w_before_move as (partition by symbol order by open_time {{ lifthouse.minutes_frame(baseline + 4, 5) }})
-
-),
-
-with_liquidation_windows as (
-
-    select
-        bars.*,
-        -- the side the move forces out: longs (SELL) on a down move, shorts (BUY) on an up move
-        case
-            when bars.ret_5m < 0 then liquidation_windows.liq_long_5m_usd
-            when bars.ret_5m > 0 then liquidation_windows.liq_short_5m_usd
-        end as liq_5m_usd,
-        liquidation_windows.liq_5m_baseline_usd,
-        liquidation_windows.n_liq_baseline
-    from bars
-    left join liquidation_windows
-        on bars.symbol = liquidation_windows.symbol
-        and bars.open_time = liquidation_windows.open_time
 
 ),
 

@@ -79,22 +79,18 @@ flagged as (
 
 ),
 
+-- per bar: the thin run ending at it, and the shock bar var('vacuum_thin_minutes') minutes
+-- before its first bar (the grid is complete, so that bar is that many rows back)
 thin_runs as (
 
     select
         *,
         sum(is_thin) over w_thin_run as n_thin,
-        min(illiq_ratio) over w_thin_run as min_illiq_ratio
+        min(illiq_ratio) over w_thin_run as min_illiq_ratio,
+        lag(shock_ret, {{ thin_minutes }}) over (partition by symbol order by open_time) as shock_ret_before,
+        lag(shock_sigma, {{ thin_minutes }}) over (partition by symbol order by open_time) as shock_sigma_before
     from flagged
     window w_thin_run as (partition by symbol order by open_time {{ lifthouse.trailing_minutes_frame(thin_minutes) }})
-
-),
-
-shocks as (
-
-    select symbol, open_time, shock_ret, shock_sigma
-    from flagged
-    where shock_ret is not null
 
 ),
 
@@ -102,16 +98,14 @@ shocks as (
 qualifying as (
 
     select
-        thin_runs.symbol,
-        thin_runs.open_time,
-        thin_runs.min_illiq_ratio,
-        shocks.shock_ret as shock_ret_before,
-        shocks.shock_sigma as shock_sigma_before
+        symbol,
+        open_time,
+        min_illiq_ratio,
+        shock_ret_before,
+        shock_sigma_before
     from thin_runs
-    inner join shocks
-        on thin_runs.symbol = shocks.symbol
-        and thin_runs.open_time - {{ lifthouse.minutes(thin_minutes) }} = shocks.open_time
-    where thin_runs.n_thin = {{ thin_minutes }}
+    where n_thin = {{ thin_minutes }}
+      and shock_ret_before is not null
 
 ),
 

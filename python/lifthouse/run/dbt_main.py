@@ -47,7 +47,8 @@ def main(argv: list[str]) -> None:
 
     from lifthouse.run.schedule import install
 
-    install()   # the longest remaining chain first (lifthouse.run.schedule)
+    if os.environ.get("LIFTHOUSE_DBT_ORDER", "critical_path") != "dbt":
+        install()   # the longest remaining chain first (lifthouse.run.schedule)
 
     try:
         cli.main(args=argv, prog_name="dbt")
