@@ -63,9 +63,8 @@ def _graph() -> nx.DiGraph:
     return g
 
 
-def _pop_order(graph: nx.DiGraph, first_done: tuple[str, ...] = ()) -> list[str]:
-    """The order one thread takes the nodes in (get, then mark done). ``first_done``: nodes
-    taken and finished first whatever their score (the staging tables already built)."""
+def _pop_order(graph: nx.DiGraph) -> list[str]:
+    """The order one thread takes the nodes in (get, then mark done)."""
     manifest = SimpleNamespace(expect=NODES.__getitem__)
     queue = GraphQueue(graph, manifest, set(NODES))
     order = []
