@@ -1,5 +1,5 @@
 {#- Not-null test of a model's columns: none of `columns` holds a NULL. One scan of the model
-    for all of them, one test node instead of one per column (docs/testing.md). A failing row
+    for all of them, one test node instead of one per column (docs/architecture.md). A failing row
     names the column and how many of its rows are NULL. -#}
 {% test not_null_columns(model, columns) %}
 
