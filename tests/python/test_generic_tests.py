@@ -1,5 +1,6 @@
-"""The hand-written generic data tests (tests/generic/) on small DuckDB tables: each one's SQL,
-rendered as dbt renders it, returns rows exactly when the rule is broken. No dbt build needed."""
+"""The generic data test ``not_null_columns`` (tests/generic/) on small DuckDB tables: its SQL,
+rendered from the ``{% test %}`` block with Jinja, returns rows exactly when a listed column holds
+a NULL. No dbt build needed (``render_test`` works for the other generic tests too)."""
 
 from __future__ import annotations
 
