@@ -103,12 +103,16 @@ def test_preflight_fails_fast_with_ingest_command(tmp_path, capsys):
 def test_dbt_failure_message_is_short_and_names_the_failure(tmp_path):
     out = "\n".join(["x"] * 100 + [
         "04:32:25  Completed with 1 error, 0 partial successes, and 0 warnings:",
-        "04:32:25  Failure in test expression_is_true_foo (models/x.yml)",
+        "04:32:25  Failure in test row_rules_foo (models/x.yml)",
         "04:32:25    Got 2 results, configured to fail if != 0",
         "04:32:25  Done. PASS=190 WARN=0 ERROR=1 SKIP=6 NO-OP=0 TOTAL=197"])
     msg = dbt_failure_message(out, 1, tmp_path / "w.duckdb")
-    assert "Failure in test expression_is_true_foo" in msg and "Got 2 results" in msg
+    assert "Failure in test row_rules_foo" in msg and "Got 2 results" in msg
     assert "PASS=190" not in msg and msg.count("\n") < 10
+    # with the failing rows of the failed tests (lifthouse.run.dbt.failed_test_rows)
+    rows = ["row_rules_foo: failing rows", "  rule_name=bar, failing_rows=3, rule=x > 0"]
+    with_rows = dbt_failure_message(out, 1, tmp_path / "w.duckdb", rows)
+    assert "\n  row_rules_foo: failing rows\n    rule_name=bar, failing_rows=3" in with_rows
     locked = dbt_failure_message('IO Error: Could not set lock on file "w.duckdb"', 1,
                                  tmp_path / "w.duckdb")
     assert "locked by another process" in locked

@@ -72,7 +72,9 @@ def test_a_data_test_fails_on_bad_staged_data(tmp_path: Path, dbt_paths):
              "end_date": "2025-03-02", "lookback_days": 0}
     with pytest.raises(DbtError) as err:
         run_dbt(["build", *STAGING], vars=vars_, **dbt_paths)
-    assert "accepted_range_stg_binance__funding_rates_funding_rate" in str(err.value)
+    # the message names the test, and its failing row names the rule (failed_test_rows)
+    assert "Failure in test row_rules_stg_binance__funding_rates" in str(err.value)
+    assert "rule_name=funding_rate_in_range, failing_rows=5" in str(err.value)
 
 
 @pytest.mark.realdata

@@ -37,6 +37,43 @@ class DbtRun:
         return json.loads(path.read_text()) if path.exists() else {}
 
 
+def failed_test_rows(run_results: dict, warehouse: Path, limit: int = 5) -> list[str]:
+    """For each data test that failed in ``run_results``: its name and up to ``limit`` of its
+    failing rows, read by running its compiled SQL (in run_results.json) on the warehouse,
+    read-only, once dbt has exited. dbt itself only says "Got 2 results"; these rows say what
+    failed (the rule of a ``row_rules`` test, the column of a ``not_null_columns`` test, the
+    duplicated key of a ``unique_combination`` test). A DuckDB warehouse only: [] when it, the
+    compiled SQL or the query is not available (a diagnostic never hides dbt's own message)."""
+    if run_results.get("args", {}).get("target", "dev") != "dev":   # not the DuckDB target
+        return []
+    failed = [r for r in run_results.get("results", [])
+              if r.get("status") == "fail" and str(r.get("unique_id", "")).startswith("test.")
+              and r.get("compiled_code")]
+    if not failed or not Path(warehouse).exists():
+        return []
+    import duckdb
+
+    lines: list[str] = []
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error:
+        return []
+    try:
+        for r in failed:
+            name = r["unique_id"].split(".")[2]
+            try:
+                cur = con.execute(f"select * from ({r['compiled_code']}) limit {int(limit) + 1}")
+                cols = [d[0] for d in cur.description]
+                rows = cur.fetchall()
+            except duckdb.Error:
+                continue
+            lines.append(f"{name}: failing rows" + (f" (the first {limit})" if len(rows) > limit else ""))
+            lines += ["  " + ", ".join(f"{c}={v}" for c, v in zip(cols, row)) for row in rows[:limit]]
+    finally:
+        con.close()
+    return lines
+
+
 def stop_process_group(proc: subprocess.Popen, grace_seconds: float = 10.0) -> None:
     """SIGTERM the child's process group, then SIGKILL after ``grace_seconds``; waits for it,
     so the warehouse lock it holds is released when this returns."""
@@ -121,6 +158,9 @@ def run_dbt(
     run = DbtRun(cmd, rc, out, Path(target_dir))
     if check and rc != 0:
         tail = "\n".join(out.splitlines()[-60:])
+        rows = failed_test_rows(run.run_results(), Path(warehouse))
+        if rows:
+            tail += "\n\n" + "\n".join(rows)
         if is_lock_error(Exception(out)):
             tail += "\n\n" + lock_message(Path(warehouse))
         raise DbtError(f"dbt {' '.join(args)} failed (exit {rc}):\n{tail}")

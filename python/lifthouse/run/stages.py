@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 from lifthouse.data.schema import RawDataError
 from lifthouse.run.config import RunConfig, effective_vars
-from lifthouse.run.dbt import REPO_ROOT, run_dbt
+from lifthouse.run.dbt import REPO_ROOT, failed_test_rows, run_dbt
 from lifthouse.run.errors import RunError, RunInterrupted
 from lifthouse.run.export import ExportLayout, export_run, phase2_counts
 from lifthouse.run.fill import label_by_origin, stage_preflight
@@ -69,7 +69,9 @@ def stage_build(cfg: RunConfig, log: RunLog) -> dict:
                   target_dir=cfg.target_dir, vars=cfg.dbt_vars(), check=False,
                   on_line=progress, extra_env=engine_env)
     if run.returncode != 0:
-        raise RunError(dbt_failure_message(run.stdout, run.returncode, cfg.warehouse_path), 1)
+        raise RunError(dbt_failure_message(run.stdout, run.returncode, cfg.warehouse_path,
+                                           failed_test_rows(run.run_results(),
+                                                            cfg.warehouse_path)), 1)
     if cfg.engine == "spark":
         # the export, report and manifest stages read a Spark build as they read a DuckDB one
         from lifthouse.run.spark import publish
@@ -94,9 +96,11 @@ _DBT_ERROR_MARKERS = ("Failure in", "Error in", "Compilation Error", "Runtime Er
                       "Database Error", "Parsing Error", "Got ", "ERROR")
 
 
-def dbt_failure_message(output: str, returncode: int, warehouse: Path) -> str:
+def dbt_failure_message(output: str, returncode: int, warehouse: Path,
+                        failing_rows: list[str] | None = None) -> str:
     """A short message for a failed build: the error lines of dbt's summary (the full output
-    was streamed above and is in the run log), plus the lock hint when relevant."""
+    was streamed above and is in the run log), the failing rows of failed data tests
+    (``lifthouse.run.dbt.failed_test_rows``), plus the lock hint when relevant."""
     lines = output.splitlines()
     start = next((i for i, line in enumerate(lines) if "Completed with" in line), None)
     summary = lines[start:] if start is not None else lines[-30:]
@@ -105,6 +109,8 @@ def dbt_failure_message(output: str, returncode: int, warehouse: Path) -> str:
     msg = f"dbt build failed (exit {returncode})"
     if picked:
         msg += ":\n  " + "\n  ".join(picked[:20])
+    if failing_rows:
+        msg += "\n  " + "\n  ".join(failing_rows[:60])
     msg += "\n  (dbt's full output: rerun with --verbose, or see dbt.log in the target folder)"
     if is_lock_error(Exception(output)):
         msg += "\n" + lock_message(warehouse)
