@@ -1,15 +1,22 @@
 {#- Row rules of a model: named SQL booleans that every row satisfies, each optionally only on
-    the rows its `where` selects. One scan of the model checks all of them, one test node
-    instead of one per rule (docs/architecture.md). As in a `where not (...)` test and dbt's
-    `accepted_values`, a rule that evaluates to NULL passes. A failing row names the rule, its
-    number of failing rows and its expression.
+    the rows its `where` selects, and the columns that are never NULL. One scan of the model
+    checks all of them, one test node instead of one per rule (docs/architecture.md). As in a
+    `where not (...)` test and dbt's `accepted_values`, a rule that evaluates to NULL passes. A
+    failing row names the rule, its number of failing rows and its expression.
 
-    rules: a list of {name, expression, where (optional)}; names are unique lower-case
-    identifiers (checked here, so a typo fails the parse of the test, not a later run). -#}
-{% test row_rules(model, rules) %}
+    not_null: columns that must never be NULL; each is the rule `<column>_not_null`.
+    rules:    a list of {name, expression, where (optional)}.
+    Rule names are unique lower-case identifiers (checked here, so a typo fails when dbt
+    compiles the test, before any query runs). -#}
+{% test row_rules(model, rules=[], not_null=[]) %}
 
+{%- set checks = [] %}
+{%- for c in not_null %}
+    {%- do checks.append({"name": c ~ "_not_null", "expression": c ~ " is not null"}) %}
+{%- endfor %}
+{%- do checks.extend(rules) %}
 {%- set names = [] %}
-{%- for r in rules %}
+{%- for r in checks %}
     {%- if not r.name or not r.expression or r.name in names
            or r.name != r.name | lower or not r.name.replace('_', '').isalnum()
            or not r.name[0].isalpha() %}
@@ -19,11 +26,14 @@
     {%- endif %}
     {%- do names.append(r.name) %}
 {%- endfor %}
+{%- if not checks %}
+    {{ exceptions.raise_compiler_error("row_rules on " ~ model ~ ": no rules and no not_null columns") }}
+{%- endif %}
 
 with rule_failures as (
 
     select
-        {%- for r in rules %}
+        {%- for r in checks %}
         sum(case when {% if r.where %}({{ r.where }}) and {% endif %}not ({{ r.expression }})
                  then 1 else 0 end) as rule_{{ loop.index }}{{ "," if not loop.last }}
         {%- endfor %}
@@ -33,7 +43,7 @@ with rule_failures as (
 
 failing_rules as (
 
-    {%- for r in rules %}
+    {%- for r in checks %}
     select
         '{{ r.name }}' as rule_name,
         rule_{{ loop.index }} as failing_rows,

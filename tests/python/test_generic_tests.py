@@ -1,6 +1,6 @@
-"""The generic data tests ``not_null_columns`` and ``row_rules`` (tests/generic/) on small DuckDB
-tables: their SQL, rendered from the ``{% test %}`` block with Jinja, returns rows exactly when a
-listed column holds a NULL / a rule fails on some row. No dbt build needed (``render_test`` works
+"""The generic data test ``row_rules`` (tests/generic/) on small DuckDB tables: its SQL, rendered
+from the ``{% test %}`` block with Jinja, returns rows exactly when a listed column holds a NULL
+or a rule fails on some row. No dbt build needed (``render_test`` works
 for the other generic tests too). And the run's failure message: the failing rows of a failed
 test (``failed_test_rows``)."""
 
@@ -49,25 +49,27 @@ def con():
     c.close()
 
 
-def test_not_null_columns_names_each_column_with_nulls_and_its_count(con):
-    sql = render_test("not_null_columns", model="t", columns=["id", "label", "price"])
-    rows = con.execute(f"{sql} order by column_name").fetchall()
-    assert rows == [("label", 2), ("price", 1)]
+def _failing(con, **kwargs) -> list[tuple]:
+    return con.execute(f"{render_test('row_rules', model='t', **kwargs)} order by 1").fetchall()
 
 
-def test_not_null_columns_passes_when_no_column_has_nulls(con):
-    assert con.execute(render_test("not_null_columns", model="t", columns=["id"])).fetchall() == []
+def test_row_rules_not_null_names_each_column_with_nulls_and_its_count(con):
+    assert _failing(con, not_null=["id", "label", "price"]) == [
+        ("label_not_null", 2, "label is not null"), ("price_not_null", 1, "price is not null")]
+
+
+def test_row_rules_not_null_passes_when_no_column_has_nulls(con):
+    assert _failing(con, not_null=["id"]) == []
     con.execute("delete from t")   # an empty table passes too
-    assert con.execute(render_test("not_null_columns", model="t",
-                                   columns=["id", "label"])).fetchall() == []
+    assert _failing(con, not_null=["id", "label"]) == []
 
 
-def test_not_null_columns_agrees_with_one_not_null_check_per_column(con):
+def test_row_rules_not_null_agrees_with_one_not_null_check_per_column(con):
     con.execute("insert into t values (null, 'b', 3.0), (5, 'c', null)")
     cols = ["id", "label", "price"]
-    merged = dict(con.execute(render_test("not_null_columns", model="t", columns=cols)).fetchall())
+    merged = {name: n for name, n, _ in _failing(con, not_null=cols)}
     single = {c: con.execute(f"select count(*) from t where {c} is null").fetchone()[0] for c in cols}
-    assert merged == {c: n for c, n in single.items() if n > 0}
+    assert merged == {f"{c}_not_null": n for c, n in single.items() if n > 0}
 
 
 RULES = [
@@ -79,8 +81,7 @@ RULES = [
 
 def test_row_rules_names_each_failing_rule_with_its_count_and_expression(con):
     con.execute("insert into t values (-1, 'z', 9.0), (0, null, 2.0)")
-    rows = con.execute(f"{render_test('row_rules', model='t', rules=RULES)} order by 1").fetchall()
-    assert rows == [
+    assert _failing(con, rules=RULES) == [
         ("id_positive", 2, "id > 0"),
         # (2, null, null): NULL passes; (3, null, 2.5) and (0, null, 2.0) fail; (-1, 'z', 9.0)
         # is outside the rule's where
@@ -90,9 +91,16 @@ def test_row_rules_names_each_failing_rule_with_its_count_and_expression(con):
 
 
 def test_row_rules_passes_when_every_rule_holds(con):
-    assert con.execute(render_test("row_rules", model="t", rules=RULES[:1])).fetchall() == []
+    assert _failing(con, rules=RULES[:1]) == []
     con.execute("delete from t")   # an empty table passes too
-    assert con.execute(render_test("row_rules", model="t", rules=RULES)).fetchall() == []
+    assert _failing(con, rules=RULES, not_null=["id"]) == []
+
+
+def test_row_rules_checks_not_null_columns_and_rules_in_one_query(con):
+    assert _failing(con, rules=RULES[:1], not_null=["label"]) == [("label_not_null", 2, "label is not null")]
+    con.execute("insert into t values (-4, 'a', 1.0)")
+    assert _failing(con, rules=RULES[:1], not_null=["label"]) == [
+        ("id_positive", 1, "id > 0"), ("label_not_null", 2, "label is not null")]
 
 
 def test_row_rules_agree_with_one_where_not_test_per_rule(con):
@@ -118,10 +126,16 @@ def test_row_rules_agree_with_one_where_not_test_per_rule(con):
     [{"name": "has space", "expression": "id > 0"}],
     [{"name": "1st", "expression": "id > 0"}],
     [{"name": "no_expression"}],
+    [{"name": "id_not_null", "expression": "id > 0"}],   # clashes with the not_null rule of id
 ])
 def test_row_rules_refuses_duplicate_or_malformed_rule_names(rules):
     with pytest.raises(CompilerError, match="unique lower-case identifier"):
-        render_test("row_rules", model="t", rules=rules)
+        render_test("row_rules", model="t", rules=rules, not_null=["id"])
+
+
+def test_row_rules_refuses_an_empty_test():
+    with pytest.raises(CompilerError, match="no rules and no not_null columns"):
+        render_test("row_rules", model="t")
 
 
 def _run_results(sql: str, *, status: str = "fail", target: str | None = None) -> dict:

@@ -41,8 +41,8 @@ def failed_test_rows(run_results: dict, warehouse: Path, limit: int = 5) -> list
     """For each data test that failed in ``run_results``: its name and up to ``limit`` of its
     failing rows, read by running its compiled SQL (in run_results.json) on the warehouse,
     read-only, once dbt has exited. dbt itself only says "Got 2 results"; these rows say what
-    failed (the rule of a ``row_rules`` test, the column of a ``not_null_columns`` test, the
-    duplicated key of a ``unique_combination`` test). A DuckDB warehouse only: [] when it, the
+    failed (the rule of a ``row_rules`` test, the duplicated key of a ``unique_combination``
+    test). A DuckDB warehouse only: [] when it, the
     compiled SQL or the query is not available (a diagnostic never hides dbt's own message)."""
     if run_results.get("args", {}).get("target", "dev") != "dev":   # not the DuckDB target
         return []
