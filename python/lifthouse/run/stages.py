@@ -38,6 +38,7 @@ from lifthouse.run.manifest import (build_manifest, fingerprint_in_background, r
                                     write_manifest)
 from lifthouse.run.progress import DbtProgress
 from lifthouse.run.report.answers import answers
+from lifthouse.run.report.figures import preload_in_background as preload_figures
 from lifthouse.run.report.inputs import ReportMeta, load_inputs
 from lifthouse.run.report.write import write_report
 from lifthouse.run.resources import resolve as resolve_resources
@@ -251,6 +252,7 @@ def run_pipeline(cfg: RunConfig, log: RunLog | None = None) -> RunOutcome:
         label_by_origin(cfg, log)
         stage = "build"
         raw_fingerprint = fingerprint_in_background(cfg.data_dir, cfg.symbols)
+        preload_figures()
         run_results = log.stage("build", lambda: stage_build(cfg, log))
         stage = "export"
         exported = log.stage("export", lambda: stage_export(cfg, log))
