@@ -6,6 +6,8 @@ from lifthouse.run.progress import DbtProgress
 DBT_LINES = """\
 10:00:00  Running with dbt=1.11.16
 10:00:01  Found 31 models, 6 seeds, 221 data tests, 5 sources, 552 macros, 21 unit tests
+10:00:01  1 of 1 START hook: lifthouse.on-run-start.0 .................. [RUN]
+10:00:01  1 of 1 OK hook: lifthouse.on-run-start.0 ..................... [OK in 0.05s]
 10:00:02  1 of 5 START sql table model main.int_perp_bars_gridded .......... [RUN]
 10:00:09  1 of 5 OK created sql table model main.int_perp_bars_gridded ..... [OK in 7.12s]
 10:00:09  2 of 5 START test unique_combination_int_perp_bars_gridded_symbol__open_time  [RUN]
@@ -38,7 +40,10 @@ def test_models_start_and_finish_with_counts_tests_are_counted_not_listed():
     assert "build    1/5  int_perp_bars_gridded (table) ..." in shown
     assert any(s.startswith("build    1/5  int_perp_bars_gridded done in 7.12s  (1/5 nodes done")
                for s in shown)
-    assert "(5/5 nodes done, 2 tests passed)" in text  # the seed line after the failed test
+    # the seed line after the failed test: 5 nodes done, of which one test passed and one failed
+    assert "(5/5 nodes done, 1 tests passed)" in text
+    # dbt's on-run-start hook ("1 of 1") is neither shown nor counted as a node of the build
+    assert not any(s.startswith("build    1/1") for s in shown)
     assert "unique_combination_int_perp_bars_gridded" not in text  # a passing test: no line
     assert "FAIL 2 not_null_int_perp_bars_gridded_symbol" in text  # a failing one: a line
     assert "ERROR creating python table model main.phase2_trades" in text

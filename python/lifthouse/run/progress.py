@@ -41,7 +41,7 @@ class DbtProgress:
     log: Callable[[str], None]
     verbose: bool = False
     raw: Callable[[str], None] | None = None
-    n_tests_done: int = 0
+    n_tests_done: int = 0     # data tests passed
     n_nodes_done: int = 0
     problems: list[str] = field(default_factory=list)
     _in_summary: bool = False
@@ -67,6 +67,8 @@ class DbtProgress:
         self._node(int(m["k"]), int(m["n"]), m["what"].strip(), m["status"].strip())
 
     def _node(self, k: int, n: int, what: str, status: str) -> None:
+        if " hook: " in f" {what}":   # the on-run-start hook: its own "1 of 1", not a build node
+            return
         started = _STARTED.match(what)
         if started:
             if "test" not in started["kind"].split() and not self.verbose:
@@ -78,7 +80,7 @@ class DbtProgress:
         # OK created / loaded ... (a model or seed), ERROR creating ...; PASS / FAIL / WARN test
         is_test = word in ("PASS", "FAIL", "WARN") or (word == "ERROR" and " creating " not in what)
         self.n_nodes_done += 1
-        self.n_tests_done += is_test
+        self.n_tests_done += word == "PASS"
         name = what.split()[-1].split(".")[-1]
         if word in ("FAIL", "WARN", "ERROR"):
             self.problems.append(f"{word} {name}")
