@@ -13,7 +13,7 @@ import duckdb
 import jinja2
 import pytest
 
-from lifthouse.run.dbt import failed_test_rows
+from lifthouse.run.dbt import DbtRun, failed_test_rows
 
 GENERIC = Path(__file__).resolve().parents[1] / "generic"
 
@@ -160,3 +160,15 @@ def test_failed_test_rows_reads_the_failing_rows_of_a_failed_test(tmp_path):
     assert failed_test_rows(_run_results(sql, target="spark"), wh) == []
     assert failed_test_rows(_run_results(sql), tmp_path / "missing.duckdb") == []
     assert failed_test_rows(_run_results("select * from no_such_table"), wh) == []
+
+
+def test_run_results_of_an_earlier_command_are_not_this_ones(tmp_path):
+    """dbt writes no run_results.json when it fails to parse: the file an earlier command left
+    must not be read as this command's (its failed tests would be reported again)."""
+    import os
+    import time
+
+    (tmp_path / "run_results.json").write_text('{"results": []}')
+    assert DbtRun([], 1, "", tmp_path, started_at=0.0).run_results() == {"results": []}
+    os.utime(tmp_path / "run_results.json", (time.time() - 60, time.time() - 60))
+    assert DbtRun([], 1, "", tmp_path, started_at=time.time()).run_results() == {}

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -31,10 +32,15 @@ class DbtRun:
     returncode: int
     stdout: str
     target_dir: Path
+    started_at: float = 0.0   # time.time() as dbt was started
 
     def run_results(self) -> dict:
+        """This command's run_results.json; {} when dbt wrote none (a parse error, say): the
+        file an earlier command left in the target folder is not this command's."""
         path = self.target_dir / "run_results.json"
-        return json.loads(path.read_text()) if path.exists() else {}
+        if not path.exists() or path.stat().st_mtime < self.started_at:
+            return {}
+        return json.loads(path.read_text())
 
 
 def failed_test_rows(run_results: dict, warehouse: Path, limit: int = 5) -> list[str]:
@@ -42,8 +48,8 @@ def failed_test_rows(run_results: dict, warehouse: Path, limit: int = 5) -> list
     failing rows, read by running its compiled SQL (in run_results.json) on the warehouse,
     read-only, once dbt has exited. dbt itself only says "Got 2 results"; these rows say what
     failed (the rule of a ``row_rules`` test, the duplicated key of a ``unique_combination``
-    test). A DuckDB warehouse only: [] when it, the
-    compiled SQL or the query is not available (a diagnostic never hides dbt's own message)."""
+    test). A DuckDB warehouse only: [] when it, the compiled SQL or the query is not available
+    (a diagnostic never hides dbt's own message)."""
     if run_results.get("args", {}).get("target", "dev") != "dev":   # not the DuckDB target
         return []
     failed = [r for r in run_results.get("results", [])
@@ -135,6 +141,7 @@ def run_dbt(
     cmd = dbt_command(args)
     if vars:
         cmd += ["--vars", json.dumps(vars, sort_keys=True)]
+    started_at = time.time()
     # its own process group: stopping the group (below) stops dbt and anything it started
     proc = subprocess.Popen(
         cmd, cwd=REPO_ROOT, env={**dbt_env(warehouse, target_dir), **(extra_env or {})},
@@ -155,7 +162,7 @@ def run_dbt(
         stop_process_group(proc)
         raise
     out = "".join(lines)
-    run = DbtRun(cmd, rc, out, Path(target_dir))
+    run = DbtRun(cmd, rc, out, Path(target_dir), started_at)
     if check and rc != 0:
         tail = "\n".join(out.splitlines()[-60:])
         rows = failed_test_rows(run.run_results(), Path(warehouse))
