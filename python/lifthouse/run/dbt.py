@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import duckdb
+
 from lifthouse.run.resources import resolve as resolve_resources
-from lifthouse.run.warehouse import is_lock_error, lock_message
+from lifthouse.run.warehouse import WarehouseError, connect, is_lock_error, lock_message
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -55,14 +57,12 @@ def failed_test_rows(run_results: dict, warehouse: Path, limit: int = 5) -> list
     failed = [r for r in run_results.get("results", [])
               if r.get("status") == "fail" and str(r.get("unique_id", "")).startswith("test.")
               and r.get("compiled_code")]
-    if not failed or not Path(warehouse).exists():
+    if not failed:
         return []
-    import duckdb
-
     lines: list[str] = []
     try:
-        con = duckdb.connect(str(warehouse), read_only=True)
-    except duckdb.Error:
+        con = connect(warehouse, read_only=True)
+    except WarehouseError:   # none, or locked by another process
         return []
     try:
         for r in failed:
