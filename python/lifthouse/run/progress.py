@@ -67,7 +67,8 @@ class DbtProgress:
         self._node(int(m["k"]), int(m["n"]), m["what"].strip(), m["status"].strip())
 
     def _node(self, k: int, n: int, what: str, status: str) -> None:
-        if " hook: " in f" {what}":   # the on-run-start hook: its own "1 of 1", not a build node
+        # "START hook: ...", "OK hook: ...": the on-run-start hook, its own "1 of 1", not a node
+        if " hook: " in what:
             return
         started = _STARTED.match(what)
         if started:
