@@ -42,6 +42,9 @@ def test_models_start_and_finish_with_counts_tests_are_counted_not_listed():
                for s in shown)
     # the seed line after the failed test: 5 nodes done, of which one test passed and one failed
     assert "(5/5 nodes done, 1 tests passed)" in text
+    # one closing count just before dbt's summary (tests passing after the last model count)
+    i = shown.index("build    5/5 nodes done, 1 tests passed")
+    assert shown[i + 1].startswith("  dbt| Finished running")
     # dbt's on-run-start hook ("1 of 1") is neither shown nor counted as a node of the build
     assert not any(s.startswith("build    1/1") for s in shown)
     assert "unique_combination_int_perp_bars_gridded" not in text  # a passing test: no line

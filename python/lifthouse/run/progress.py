@@ -11,7 +11,8 @@ main.int_x ... [RUN]``, ``12 of 258 OK created ... [OK in 8.12s]``, ``PASS``/``F
 - nothing for a passing data test, but a running count of tests at every model line and a line
   for every failing, erroring or warning node;
 - dbt's header (``Found ...``) and everything from its closing summary on (errors and their
-  SQL), unchanged.
+  SQL), unchanged, after one closing count (``build  114/114 nodes done, 78 tests passed``:
+  the last model's line cannot count the tests that pass after it).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class DbtProgress:
     raw: Callable[[str], None] | None = None
     n_tests_done: int = 0     # data tests passed
     n_nodes_done: int = 0
+    n_nodes: int = 0          # the build's node count, from dbt's "k of n" lines
     problems: list[str] = field(default_factory=list)
     _in_summary: bool = False
 
@@ -57,6 +59,9 @@ class DbtProgress:
         if text.startswith(_SUMMARY_STARTS):
             self._in_summary = True
             if not self.verbose:
+                if self.n_nodes:
+                    self.log(f"build {self.n_nodes_done:>4}/{self.n_nodes} nodes done, "
+                             f"{self.n_tests_done} tests passed")
                 self.log("  dbt| " + text)
             return
         m = _NODE.match(line.strip())
@@ -70,6 +75,7 @@ class DbtProgress:
         # "START hook: ...", "OK hook: ...": the on-run-start hook, its own "1 of 1", not a node
         if " hook: " in what:
             return
+        self.n_nodes = n
         started = _STARTED.match(what)
         if started:
             if "test" not in started["kind"].split() and not self.verbose:
