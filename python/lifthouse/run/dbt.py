@@ -18,10 +18,12 @@ from typing import Callable
 
 import duckdb
 
+from lifthouse.run import gate
 from lifthouse.run.resources import resolve as resolve_resources
 from lifthouse.run.warehouse import WarehouseError, connect, is_lock_error, lock_message
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+
 
 
 class DbtError(RuntimeError):
@@ -112,6 +114,7 @@ def dbt_command(args: list[str]) -> list[str]:
 
 def dbt_env(warehouse: Path, target_dir: Path, log_dir: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
+    env.pop(gate.GATE_ENV, None)     # a gate is this process's own, never inherited
     env["LIFTHOUSE_WAREHOUSE"] = str(Path(warehouse).resolve())
     env["DBT_TARGET_PATH"] = str(Path(target_dir).resolve())
     env["DBT_LOG_PATH"] = str(Path(log_dir or target_dir).resolve())
@@ -121,6 +124,133 @@ def dbt_env(warehouse: Path, target_dir: Path, log_dir: Path | None = None) -> d
     # DuckDB memory_limit / threads / temp_directory, read by profiles.yml (lifthouse.run.resources)
     env.update(resolve_resources(Path(warehouse), env).env())
     return env
+
+
+class StartedDbt:
+    """A dbt command started by ``start_dbt``. When gated (``lifthouse.run.gate``), dbt imports
+    itself and parses the project while the caller does other work (the run's preflight), then
+    waits: ``release()`` lets it build, ``abort()`` stops it before it has opened the
+    warehouse. ``finish()`` releases it if needed and streams its output until it exits."""
+
+    def __init__(self, cmd: list[str], env: dict[str, str], extra_env: dict[str, str],
+                 target_dir: Path, warehouse: Path, gated: bool) -> None:
+        self.cmd, self.env, self.extra_env = cmd, env, dict(extra_env)
+        self.target_dir, self.warehouse = Path(target_dir), Path(warehouse)
+        self.started_at = time.time()
+        self._gate: int | None = None
+        self._proc: subprocess.Popen | None = None
+        if gated and cmd[1:3] == ["-m", "lifthouse.run.dbt_main"]:
+            read_end, self._gate = gate.open_gate()
+            self._spawn({**env, gate.GATE_ENV: str(read_end)}, (read_end,))
+            os.close(read_end)
+        elif not gated:
+            self._spawn(env, ())
+        # else: the plain dbt executable has no gate; it starts at release()
+
+    def _spawn(self, env: dict[str, str], pass_fds: tuple[int, ...]) -> None:
+        # its own process group: stopping the group stops dbt and anything it started
+        self._proc = subprocess.Popen(
+            self.cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, start_new_session=True, pass_fds=pass_fds,
+        )
+
+    def runs(self, args: list[str], vars: dict | None, extra_env: dict[str, str] | None,
+             warehouse: Path, target_dir: Path) -> bool:
+        """Whether this is the command ``start_dbt`` would start for these arguments."""
+        return (self.cmd == dbt_invocation(args, vars) and self.extra_env == (extra_env or {})
+                and self.warehouse == Path(warehouse) and self.target_dir == Path(target_dir))
+
+    @property
+    def pending(self) -> bool:
+        """Started ahead of time and not yet released nor aborted."""
+        return self._gate is not None or self._proc is None
+
+    def release(self) -> None:
+        if self._gate is not None:
+            gate.release(self._gate)
+            self._gate = None
+        if self._proc is None:
+            self.started_at = time.time()
+            self._spawn(self.env, ())
+
+    def abort(self, wait_seconds: float = 2.0) -> None:
+        """Stop a dbt that was not released: closing the gate makes it exit (``gate.CLOSED_EXIT``)
+        at its gate, before it opens the warehouse; one still parsing after ``wait_seconds`` is
+        stopped with its process group."""
+        if self._gate is not None:
+            os.close(self._gate)
+            self._gate = None
+        if self._proc is not None and self._proc.poll() is None:
+            try:
+                self._proc.wait(timeout=wait_seconds)
+            except subprocess.TimeoutExpired:
+                stop_process_group(self._proc)
+        if self._proc is not None and self._proc.stdout is not None:
+            self._proc.stdout.close()
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self._proc is None else self._proc.poll()
+
+    def finish(self, *, stream: bool = False,
+               on_line: Callable[[str], None] | None = None) -> DbtRun:
+        self.release()
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
+        lines = []
+        try:
+            for line in proc.stdout:
+                lines.append(line)
+                if stream:
+                    sys.stdout.write(line)
+                    sys.stdout.flush()
+                if on_line is not None:
+                    on_line(line.rstrip("\n"))
+            rc = proc.wait()
+        except BaseException:  # interrupted (SIGINT / SIGTERM -> exception): stop dbt too
+            stop_process_group(proc)
+            raise
+        return DbtRun(self.cmd, rc, "".join(lines), Path(self.target_dir), self.started_at)
+
+
+def dbt_invocation(args: list[str], vars: dict | None = None) -> list[str]:
+    """The command line of ``dbt <args> --vars <json>``."""
+    cmd = dbt_command(args)
+    if vars:
+        cmd += ["--vars", json.dumps(vars, sort_keys=True)]
+    return cmd
+
+
+def start_dbt(
+    args: list[str],
+    *,
+    warehouse: Path,
+    target_dir: Path,
+    vars: dict | None = None,
+    extra_env: dict[str, str] | None = None,
+    gated: bool = False,
+) -> StartedDbt:
+    """Start ``dbt <args> --vars <json>`` from the repo root (``StartedDbt``). ``gated``: dbt
+    parses now and builds only once released."""
+    Path(warehouse).parent.mkdir(parents=True, exist_ok=True)
+    Path(target_dir).mkdir(parents=True, exist_ok=True)
+    env = {**dbt_env(warehouse, target_dir), **(extra_env or {})}
+    return StartedDbt(dbt_invocation(args, vars), env, extra_env or {}, Path(target_dir),
+                      Path(warehouse), gated)
+
+
+def check_run(run: DbtRun, args: list[str], warehouse: Path) -> DbtRun:
+    """``run``, or DbtError (with the end of dbt's output) when ``dbt <args>`` failed."""
+    if run.returncode != 0:
+        out = run.stdout
+        tail = "\n".join(out.splitlines()[-60:])
+        rows = failed_test_rows(run.run_results(), Path(warehouse))
+        if rows:
+            tail += "\n\n" + "\n".join(rows)
+        if is_lock_error(Exception(out)):
+            tail += "\n\n" + lock_message(Path(warehouse))
+        raise DbtError(f"dbt {' '.join(args)} failed (exit {run.returncode}):\n{tail}")
+    return run
 
 
 def run_dbt(
@@ -136,39 +266,6 @@ def run_dbt(
 ) -> DbtRun:
     """``dbt <args> --vars <json>`` from the repo root. Raises DbtError (with dbt's output) when
     dbt fails and ``check`` is true. ``on_line`` is called with each output line as it comes."""
-    Path(warehouse).parent.mkdir(parents=True, exist_ok=True)
-    Path(target_dir).mkdir(parents=True, exist_ok=True)
-    cmd = dbt_command(args)
-    if vars:
-        cmd += ["--vars", json.dumps(vars, sort_keys=True)]
-    started_at = time.time()
-    # its own process group: stopping the group (below) stops dbt and anything it started
-    proc = subprocess.Popen(
-        cmd, cwd=REPO_ROOT, env={**dbt_env(warehouse, target_dir), **(extra_env or {})},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )
-    lines = []
-    assert proc.stdout is not None
-    try:
-        for line in proc.stdout:
-            lines.append(line)
-            if stream:
-                sys.stdout.write(line)
-                sys.stdout.flush()
-            if on_line is not None:
-                on_line(line.rstrip("\n"))
-        rc = proc.wait()
-    except BaseException:  # interrupted (SIGINT / SIGTERM -> exception): stop dbt too
-        stop_process_group(proc)
-        raise
-    out = "".join(lines)
-    run = DbtRun(cmd, rc, out, Path(target_dir), started_at)
-    if check and rc != 0:
-        tail = "\n".join(out.splitlines()[-60:])
-        rows = failed_test_rows(run.run_results(), Path(warehouse))
-        if rows:
-            tail += "\n\n" + "\n".join(rows)
-        if is_lock_error(Exception(out)):
-            tail += "\n\n" + lock_message(Path(warehouse))
-        raise DbtError(f"dbt {' '.join(args)} failed (exit {rc}):\n{tail}")
-    return run
+    run = start_dbt(args, warehouse=warehouse, target_dir=target_dir, vars=vars,
+                    extra_env=extra_env).finish(stream=stream, on_line=on_line)
+    return check_run(run, args, warehouse) if check else run

@@ -1,7 +1,9 @@
 """``python -m lifthouse.run.dbt_main <dbt args>``: dbt's own command line, as ``lifthouse run``
 and the tests start it (``lifthouse.run.dbt.run_dbt``). It behaves as ``dbt <args>`` and
 exits with dbt's code; only the order in which a build takes up ready nodes (the longest
-remaining chain first, ``lifthouse.run.schedule``) and the end are different.
+remaining chain first, ``lifthouse.run.schedule``), the gate of a build started ahead of time
+(``lifthouse.run.gate``: it parses, then waits for the run's preflight) and the end are
+different.
 
 When dbt is done its files are written (run_results.json, dbt.log), but the process still
 spends ~1 s tearing down the interpreter: freeing the objects of dbt's parse, per dbt command
@@ -45,10 +47,12 @@ def _wal_left(warehouse: str | None) -> bool:
 def main(argv: list[str]) -> None:
     from dbt.cli.main import cli
 
+    from lifthouse.run import gate
     from lifthouse.run.schedule import install
 
     if os.environ.get("LIFTHOUSE_DBT_ORDER", "critical_path") != "dbt":
         install()   # the longest remaining chain first (lifthouse.run.schedule)
+    gate.install()  # started ahead of time: build only once released (lifthouse.run.gate)
 
     try:
         cli.main(args=argv, prog_name="dbt")

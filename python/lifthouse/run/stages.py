@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 from lifthouse.data.schema import RawDataError
 from lifthouse.run.config import RunConfig, effective_vars
-from lifthouse.run.dbt import REPO_ROOT, failed_test_rows, run_dbt
+from lifthouse.run.dbt import REPO_ROOT, StartedDbt, failed_test_rows, start_dbt
 from lifthouse.run.errors import RunError, RunInterrupted
 from lifthouse.run.export import ExportLayout, export_run, phase2_counts
 from lifthouse.run.fill import label_by_origin, stage_preflight
@@ -57,18 +57,55 @@ def ensure_unlocked(warehouse: Path) -> None:
         connect(warehouse, read_only=False).close()
 
 
-def stage_build(cfg: RunConfig, log: RunLog) -> dict:
-    ensure_unlocked(cfg.warehouse_path)
+def build_command(cfg: RunConfig) -> tuple[list[str], dict[str, str]]:
+    """The run's dbt arguments and the environment of its engine."""
     # dbt unit tests check the SQL logic on hand-built fixtures, not this run's data; `make test`
     # runs them, the run skips them (about 4 s). Every data test still runs.
     args = ["build", "--select", *cfg.select, "--exclude-resource-type", "unit_test"]
     engine_args, engine_env = engine_build_args(cfg)
-    log(f"dbt {' '.join(args + engine_args)} -> {cfg.warehouse_path}")
+    return [*args, *engine_args], engine_env
+
+
+def _start(cfg: RunConfig, args: list[str], engine_env: dict[str, str],
+           gated: bool) -> StartedDbt:
+    return start_dbt([*args, "--no-use-colors"], warehouse=cfg.warehouse_path,
+                     target_dir=cfg.target_dir, vars=cfg.dbt_vars(), extra_env=engine_env,
+                     gated=gated)
+
+
+def _started_as(started: StartedDbt, cfg: RunConfig, args: list[str],
+                engine_env: dict[str, str]) -> bool:
+    return started.runs([*args, "--no-use-colors"], cfg.dbt_vars(), engine_env,
+                        cfg.warehouse_path, cfg.target_dir)
+
+
+def start_build(cfg: RunConfig) -> StartedDbt | None:
+    """The run's dbt build, started before the preflight: dbt imports itself and parses the
+    project meanwhile, then waits at its gate (``lifthouse.run.gate``) until ``stage_build``
+    releases it, so nothing is built before the preflight has passed. None when the
+    warehouse is held by another process now (``stage_build`` says so, as before)."""
+    try:
+        ensure_unlocked(cfg.warehouse_path)
+    except (WarehouseLockedError, WarehouseError):
+        return None
+    args, engine_env = build_command(cfg)
+    return _start(cfg, args, engine_env, gated=True)
+
+
+def stage_build(cfg: RunConfig, log: RunLog, started: StartedDbt | None = None) -> dict:
+    """dbt build (released from ``start_build``'s gate, or started now), streamed through the
+    progress log; raises RunError with dbt's error lines and failing rows when it fails."""
+    args, engine_env = build_command(cfg)
+    if started is not None and not _started_as(started, cfg, args, engine_env):
+        started.abort()      # the run changed after the early start: build what it is now
+        started = None
+    if started is None:
+        ensure_unlocked(cfg.warehouse_path)
+        started = _start(cfg, args, engine_env, gated=False)
+    log(f"dbt {' '.join(args)} -> {cfg.warehouse_path}")
     log(resolve_resources(cfg.warehouse_path).describe())
     progress = DbtProgress(log, verbose=cfg.verbose, raw=log.raw)
-    run = run_dbt([*args, *engine_args, "--no-use-colors"], warehouse=cfg.warehouse_path,
-                  target_dir=cfg.target_dir, vars=cfg.dbt_vars(), check=False,
-                  on_line=progress, extra_env=engine_env)
+    run = started.finish(on_line=progress)
     if run.returncode != 0:
         raise RunError(dbt_failure_message(run.stdout, run.returncode, cfg.warehouse_path,
                                            failed_test_rows(run.run_results(),
@@ -240,6 +277,7 @@ def run_pipeline(cfg: RunConfig, log: RunLog | None = None) -> RunOutcome:
     log = log or RunLog()
     restore = _stop_on_signals()
     stage = "setup"
+    started: StartedDbt | None = None
     try:
         moved = move_previous_outputs(cfg)
         _status_manifest(cfg, "running", log)
@@ -247,13 +285,14 @@ def run_pipeline(cfg: RunConfig, log: RunLog | None = None) -> RunOutcome:
             f"{cfg.end_date}) lookback {cfg.lookback_days}d, raw data {cfg.data_dir}")
         if moved:
             log(f"previous outputs of {cfg.run_id} moved to {cfg.out_dir / 'previous' / cfg.run_id}")
+        started = start_build(cfg)   # dbt parses during the preflight, builds after it
         stage = "preflight"
         log.stage("preflight", lambda: stage_preflight(cfg, log))
         label_by_origin(cfg, log)
         stage = "build"
         raw_fingerprint = fingerprint_in_background(cfg.data_dir, cfg.symbols)
         preload_figures()
-        run_results = log.stage("build", lambda: stage_build(cfg, log))
+        run_results = log.stage("build", lambda: stage_build(cfg, log, started))
         stage = "export"
         exported = log.stage("export", lambda: stage_export(cfg, log))
         stage = "report"
@@ -284,6 +323,8 @@ def run_pipeline(cfg: RunConfig, log: RunLog | None = None) -> RunOutcome:
         _final_status(cfg, "failed", log, stage=stage, error=f"{type(exc).__name__}: {exc}")
         raise
     finally:
+        if started is not None and started.pending:
+            started.abort()          # the run stopped before its build: dbt built nothing
         restore()
         log.write(cfg.layout.log_path)
     log(f"done in {log.elapsed():.1f}s: report {cfg.report_dir / 'executive_summary.md'}")
