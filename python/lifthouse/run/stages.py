@@ -7,7 +7,9 @@ Stages, each timed and logged as ``[k/5]``:
                 --generate and check again);
 2. build      — ``dbt build --select +lift_summary +phase2_candidate_results +dq_perp_kline_gaps
                 +path:models/marts/reporting`` into the run's own
-                warehouse file (``<out>/warehouse/<run_id>.duckdb``); logs "Phase 2 complete";
+                warehouse file (``<out>/warehouse/<run_id>.duckdb``); logs "Phase 2 complete".
+                dbt is started before stage 1 and parses meanwhile; it builds only once
+                stage 1 has passed (``start_build``, ``lifthouse.run.gate``);
 3. export     — deterministic CSV / Parquet under ``<out>/data/reports/{ablation,phase2}/<run_id>/``
                 and the report tables under ``<out>/data/reports/runs/<run_id>/tables/``;
                 logs "Ablation report written";
