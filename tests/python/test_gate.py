@@ -134,3 +134,11 @@ def test_a_run_whose_preflight_fails_stops_its_early_dbt(tmp_path: Path, monkeyp
     assert len(seen) == 1 and seen[0] is not None
     assert seen[0].returncode is not None and not seen[0].pending   # stopped, not left waiting
     assert not cfg.warehouse_path.exists()
+
+
+def test_an_aborted_build_leaves_no_warehouse_folder(tmp_path: Path):
+    paths = {"warehouse": tmp_path / "out" / "warehouse" / "wh.duckdb",
+             "target_dir": tmp_path / "target"}
+    started = start_dbt(["build", "--select", "candidate_horizons"], gated=True, **paths)
+    started.abort(wait_seconds=0.0)
+    assert not (tmp_path / "out").exists()

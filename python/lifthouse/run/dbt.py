@@ -144,8 +144,10 @@ class StartedDbt:
             self._spawn({**env, gate.GATE_ENV: str(read_end)}, (read_end,))
             os.close(read_end)
         elif not gated:
+            self.warehouse.parent.mkdir(parents=True, exist_ok=True)
             self._spawn(env, ())
-        # else: the plain dbt executable has no gate; it starts at release()
+        # else: the plain dbt executable has no gate; it starts at release(). Either way a
+        # gated build's warehouse folder is made only when it is released
 
     def _spawn(self, env: dict[str, str], pass_fds: tuple[int, ...]) -> None:
         # its own process group: stopping the group stops dbt and anything it started
@@ -166,6 +168,7 @@ class StartedDbt:
         return self._gate is not None or self._proc is None
 
     def release(self) -> None:
+        self.warehouse.parent.mkdir(parents=True, exist_ok=True)
         if self._gate is not None:
             gate.release(self._gate)
             self._gate = None
@@ -232,7 +235,6 @@ def start_dbt(
 ) -> StartedDbt:
     """Start ``dbt <args> --vars <json>`` from the repo root (``StartedDbt``). ``gated``: dbt
     parses now and builds only once released."""
-    Path(warehouse).parent.mkdir(parents=True, exist_ok=True)
     Path(target_dir).mkdir(parents=True, exist_ok=True)
     env = {**dbt_env(warehouse, target_dir), **(extra_env or {})}
     return StartedDbt(dbt_invocation(args, vars), env, extra_env or {}, Path(target_dir),
