@@ -25,7 +25,6 @@ from lifthouse.run.warehouse import WarehouseError, connect, is_lock_error, lock
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
-
 class DbtError(RuntimeError):
     pass
 
