@@ -68,17 +68,10 @@ def build_command(cfg: RunConfig) -> tuple[list[str], dict[str, str]]:
     return [*args, *engine_args], engine_env
 
 
-def _start(cfg: RunConfig, args: list[str], engine_env: dict[str, str],
-           gated: bool) -> StartedDbt:
-    return start_dbt([*args, "--no-use-colors"], warehouse=cfg.warehouse_path,
-                     target_dir=cfg.target_dir, vars=cfg.dbt_vars(), extra_env=engine_env,
-                     gated=gated)
-
-
-def _started_as(started: StartedDbt, cfg: RunConfig, args: list[str],
-                engine_env: dict[str, str]) -> bool:
-    return started.runs([*args, "--no-use-colors"], cfg.dbt_vars(), engine_env,
-                        cfg.warehouse_path, cfg.target_dir)
+def _dbt_call(cfg: RunConfig, args: list[str], engine_env: dict[str, str]) -> dict[str, Any]:
+    """The arguments of ``start_dbt`` (and of ``StartedDbt.runs``) for the run's build."""
+    return dict(args=[*args, "--no-use-colors"], vars=cfg.dbt_vars(), extra_env=engine_env,
+                warehouse=cfg.warehouse_path, target_dir=cfg.target_dir)
 
 
 def start_build(cfg: RunConfig) -> StartedDbt | None:
@@ -90,20 +83,20 @@ def start_build(cfg: RunConfig) -> StartedDbt | None:
         ensure_unlocked(cfg.warehouse_path)
     except (WarehouseLockedError, WarehouseError):
         return None
-    args, engine_env = build_command(cfg)
-    return _start(cfg, args, engine_env, gated=True)
+    return start_dbt(**_dbt_call(cfg, *build_command(cfg)), gated=True)
 
 
 def stage_build(cfg: RunConfig, log: RunLog, started: StartedDbt | None = None) -> dict:
     """dbt build (released from ``start_build``'s gate, or started now), streamed through the
     progress log; raises RunError with dbt's error lines and failing rows when it fails."""
     args, engine_env = build_command(cfg)
-    if started is not None and not _started_as(started, cfg, args, engine_env):
+    call = _dbt_call(cfg, args, engine_env)
+    if started is not None and not started.runs(**call):
         started.abort()      # the run changed after the early start: build what it is now
         started = None
     if started is None:
         ensure_unlocked(cfg.warehouse_path)
-        started = _start(cfg, args, engine_env, gated=False)
+        started = start_dbt(**call)
     log(f"dbt {' '.join(args)} -> {cfg.warehouse_path}")
     log(resolve_resources(cfg.warehouse_path).describe())
     progress = DbtProgress(log, verbose=cfg.verbose, raw=log.raw)
