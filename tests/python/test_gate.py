@@ -142,3 +142,21 @@ def test_an_aborted_build_leaves_no_warehouse_folder(tmp_path: Path):
     started = start_dbt(["build", "--select", "candidate_horizons"], gated=True, **paths)
     started.abort(wait_seconds=0.0)
     assert not (tmp_path / "out").exists()
+
+
+def test_the_early_start_is_the_build_the_build_stage_runs(tmp_path: Path):
+    """Otherwise stage_build would stop it and start another: correct, but the gain is gone."""
+    import datetime as dt
+
+    import lifthouse.run.stages as stages
+    from lifthouse.run.config import RunConfig
+
+    cfg = RunConfig(run_id="r1", symbols=["BTC"], data_dir=tmp_path / "raw",
+                    out_dir=tmp_path / "out", start_date=dt.date(2025, 1, 3),
+                    end_date=dt.date(2025, 1, 5), lookback_days=1)
+    started = stages.start_build(cfg)
+    try:
+        assert started is not None and started.pending
+        assert started.runs(**stages._dbt_call(cfg, *stages.build_command(cfg)))
+    finally:
+        started.abort(wait_seconds=0.0)
