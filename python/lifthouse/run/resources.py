@@ -101,3 +101,32 @@ def resolve(warehouse: Path, environ: Mapping[str, str] | None = None) -> DuckDB
 def lift_workers(environ: Mapping[str, str] | None = None) -> int:
     """Worker processes of the candidate lift: ``LIFTHOUSE_LIFT_WORKERS``, else the CPUs."""
     return _count(os.environ if environ is None else environ, LIFT_WORKERS_ENV, "processes")
+
+
+def check_memory_limit(text: str) -> str:
+    """``text`` if DuckDB accepts it as a ``memory_limit`` (e.g. ``4GB``, ``500MB``), else
+    ValueError naming the variable."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("set memory_limit = ?", [text])
+    except duckdb.Error:
+        raise ValueError(f"{MEMORY_LIMIT_ENV}={text!r} is not a memory size DuckDB understands "
+                         "(e.g. 4GB, 500MB)") from None
+    finally:
+        con.close()
+    return text
+
+
+def check_environment(warehouse: Path, environ: Mapping[str, str] | None = None) -> None:
+    """Every LIFTHOUSE_DUCKDB_* / LIFTHOUSE_LIFT_WORKERS value of the environment, checked
+    before a build starts: ValueError naming the variable and what it takes."""
+    env = os.environ if environ is None else environ
+    res = resolve(warehouse, env)
+    lift_workers(env)
+    if env.get(MEMORY_LIMIT_ENV):
+        check_memory_limit(env[MEMORY_LIMIT_ENV])
+    if res.temp_directory.exists() and not res.temp_directory.is_dir():
+        raise ValueError(f"{TEMP_DIR_ENV}={str(res.temp_directory)!r} is a file, not a folder "
+                         "DuckDB can spill to")

@@ -214,29 +214,62 @@ class RunOutcome:
     stage_seconds: dict[str, float]
 
 
+def check_before_outputs(cfg: RunConfig) -> None:
+    """Everything that can fail before the build and is known now: the DuckDB settings of the
+    environment (``lifthouse.run.resources``) and the warehouse lock. Runs before the run id's
+    earlier outputs are touched, so a rerun refused here leaves them exactly as they were."""
+    from lifthouse.run.resources import check_environment
+
+    try:
+        check_environment(cfg.warehouse_path)
+    except ValueError as exc:
+        raise RunError(f"{exc}\n  fix: set a valid value or unset the variable (docs/running.md, "
+                       "\"Memory and threads\"); the outputs of "
+                       f"{cfg.run_id} were not touched", 2) from exc
+    try:
+        ensure_unlocked(cfg.warehouse_path)
+    except WarehouseError as exc:
+        raise RunError(f"{exc}\n  the outputs of {cfg.run_id} were not touched", 1) from exc
+
+
+def _outputs_complete(cfg: RunConfig) -> bool | None:
+    """Whether the outputs now under the run id are a finished run (their manifest says
+    ``complete``); None when there is no readable manifest (an older layout)."""
+    import json
+
+    try:
+        return json.loads(cfg.layout.manifest_path.read_text()).get("status") == "complete"
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def move_previous_outputs(cfg: RunConfig) -> list[Path]:
     """Move an earlier run's outputs of this run_id (exports, tables, manifest, log, report)
-    to ``<out>/previous/<run_id>/`` (replacing an older copy there), so nothing stale sits
-    beside the new build. Returns the folders moved."""
+    out of the way, so nothing stale sits beside the new build. ``<out>/previous/<run_id>/``
+    keeps the last *complete* outputs: only a complete set replaces it. Outputs of a failed
+    or interrupted attempt go to ``<out>/previous/<run_id>.incomplete/`` instead (replacing an
+    older incomplete set), so any number of failed reruns never lose the last good report.
+    Returns the folders moved."""
     lay = cfg.layout
-    keep = cfg.out_dir / "previous" / cfg.run_id
-    moved = []
     targets = {"ablation": lay.ablation_dir, "phase2": lay.phase2_dir, "runs": lay.run_dir,
                "reports": cfg.report_dir}
+    present = {name: path for name, path in targets.items() if path.exists()}
+    good = cfg.out_dir / "previous" / cfg.run_id
+    complete = _outputs_complete(cfg)
+    keep = good if complete or (complete is None and not good.exists()) else \
+        good.with_name(f"{cfg.run_id}.incomplete")
     try:
-        if any(p.exists() for p in targets.values()) and keep.exists():
+        if present and keep.exists():
             shutil.rmtree(keep)
-        for name, path in targets.items():
-            if path.exists():
-                keep.mkdir(parents=True, exist_ok=True)
-                os.replace(path, keep / name)
-                moved.append(path)
+        for name, path in present.items():
+            keep.mkdir(parents=True, exist_ok=True)
+            os.replace(path, keep / name)
         lay.run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunError(f"cannot write the run's outputs under {cfg.out_dir}: {exc.strerror} "
                        f"({exc.filename})\n  choose a writable --out-dir or fix its "
                        "permissions", 2) from exc
-    return moved
+    return [keep] if present else []
 
 
 def _stop_on_signals() -> Callable[[], None]:
@@ -270,6 +303,7 @@ def run_pipeline(cfg: RunConfig, log: RunLog | None = None) -> RunOutcome:
     RunInterrupted on SIGINT / SIGTERM. The manifest is written first (status ``running``)
     and last (``complete``, ``failed`` or ``interrupted``)."""
     log = log or RunLog()
+    check_before_outputs(cfg)
     restore = _stop_on_signals()
     stage = "setup"
     started: StartedDbt | None = None
@@ -278,8 +312,8 @@ def run_pipeline(cfg: RunConfig, log: RunLog | None = None) -> RunOutcome:
         _status_manifest(cfg, "running", log)
         log(f"lifthouse run {cfg.run_id}: {','.join(cfg.symbols)} [{cfg.start_date}, "
             f"{cfg.end_date}) lookback {cfg.lookback_days}d, raw data {cfg.data_dir}")
-        if moved:
-            log(f"previous outputs of {cfg.run_id} moved to {cfg.out_dir / 'previous' / cfg.run_id}")
+        for folder in moved:
+            log(f"previous outputs of {cfg.run_id} moved to {folder}")
         started = start_build(cfg)   # dbt parses during the preflight, builds after it
         stage = "preflight"
         log.stage("preflight", lambda: stage_preflight(cfg, log))
