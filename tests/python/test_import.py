@@ -238,3 +238,74 @@ def test_real_data_imports(real_data_dir: Path, tmp_path: Path):
         ms = got.column("open_time").cast(pa.int64()).to_numpy() // 1000
         np.testing.assert_array_equal(ms, src.column("open_time").to_numpy())
         np.testing.assert_array_equal(got.column("close").to_numpy(), src.column("close").to_numpy())
+
+
+# --------------------------------------------------------------------------------------------
+# a symbol column is checked, never dropped unseen (issue 35, item 2)
+
+
+def _with_symbols(symbols: list[str]) -> pd.DataFrame:
+    df = bars(len(symbols))
+    df["symbol"] = symbols
+    return df
+
+
+def test_a_symbol_column_holding_two_symbols_is_refused_and_nothing_is_written(raw: Path,
+                                                                                tmp_path: Path):
+    before = tree_digest(raw)
+    mixed = write_parquet(_with_symbols(["BTCUSDT"] * 12 + ["ETHUSDT"] * 8),
+                          tmp_path / "in" / "BTCUSDT-1m-2025-02.parquet")
+    with pytest.raises(RawDataError, match=r"holds 2 symbols \(BTCUSDT: 12 rows, ETHUSDT: 8 "
+                                           r"rows\)") as exc:
+        import_files([mixed], "um_klines_1m", data_dir=raw, log=lambda *_: None)
+    assert "--split-by-symbol" in str(exc.value) and str(mixed) in str(exc.value)
+    # --symbol does not make a mixed file one symbol either
+    with pytest.raises(RawDataError, match="holds 2 symbols"):
+        import_files([mixed], "um_klines_1m", data_dir=raw, symbol="BTC", log=lambda *_: None)
+    assert tree_digest(raw) == before
+
+
+def test_a_symbol_column_that_contradicts_the_name_or_symbol_flag_is_refused(raw: Path,
+                                                                              tmp_path: Path):
+    before = tree_digest(raw)
+    eth = write_parquet(_with_symbols(["ETHUSDT"] * 20), tmp_path / "in" / "BTCUSDT.parquet")
+    with pytest.raises(RawDataError, match=r"row 1: the 'symbol' column says ETHUSDT, but the "
+                                           r"file name \(BTCUSDT.parquet\) stores the file as "
+                                           r"BTCUSDT") as exc:
+        import_files([eth], "um_klines_1m", data_dir=raw, log=lambda *_: None)
+    assert "--symbol ETHUSDT" in str(exc.value)
+    with pytest.raises(RawDataError, match="says ETHUSDT, but --symbol SOL stores"):
+        import_files([eth], "um_klines_1m", data_dir=raw, symbol="SOL", log=lambda *_: None)
+    assert tree_digest(raw) == before
+    # the column agrees with --symbol: stored as the column says
+    import_files([eth], "um_klines_1m", data_dir=raw, symbol="ETH", log=lambda *_: None)
+    assert read_dataset(raw, "um_klines_1m", "ETHUSDT").num_rows == 20
+
+
+def test_a_symbol_column_names_the_symbol_of_a_file_whose_name_states_none(tmp_path: Path):
+    path = write_parquet(_with_symbols(["sol-usdt"] * 20), tmp_path / "in" / "mydata.parquet")
+    import_files([path], "um_klines_1m", data_dir=tmp_path / "r", log=lambda *_: None)
+    assert read_dataset(tmp_path / "r", "um_klines_1m", "SOLUSDT").num_rows == 20
+
+
+def test_split_by_symbol_stores_each_symbols_rows_under_its_own_symbol(tmp_path: Path):
+    df = pd.concat([_with_symbols(["BTCUSDT"] * 20),
+                    bars(20, seed=1).assign(symbol="ETHUSDT")], ignore_index=True)
+    path = write_parquet(df, tmp_path / "in" / "binance_export.parquet")
+    with pytest.raises(RawDataError, match="contradicts"):
+        import_files([path], "um_klines_1m", data_dir=tmp_path / "r", symbol="BTC",
+                     split_by_symbol=True, log=lambda *_: None)
+    rc = cli_main(["import", "--data-dir", str(tmp_path / "r"), "--dataset", "um_klines_1m",
+                   "--split-by-symbol", str(path)])
+    assert rc == 0
+    for sym, part in df.groupby("symbol"):
+        got = read_dataset(tmp_path / "r", "um_klines_1m", sym).to_pandas()
+        np.testing.assert_array_equal(got["close"].to_numpy(), part["close"].to_numpy())
+
+
+def test_an_empty_symbol_value_is_named_by_its_row(tmp_path: Path):
+    path = write_parquet(_with_symbols(["BTCUSDT"] * 5 + [None] + ["BTCUSDT"] * 14),
+                         tmp_path / "in" / "BTCUSDT.parquet")
+    with pytest.raises(RawDataError, match=r"row 6: the symbol column 'symbol' is empty"):
+        import_files([path], "um_klines_1m", data_dir=tmp_path / "r", log=lambda *_: None)
+    assert not (tmp_path / "r").exists()

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
@@ -270,10 +271,70 @@ def _liquidation_notional(cols: dict, original_names: list[str], *, source: Path
     return cols
 
 
+def symbol_from_value(value: str) -> str:
+    """The symbol a ``symbol`` column's value states: ``BTCUSD_PERP`` -> BTCUSDT (its USD-M
+    twin, as for file names), ``ETH-USDT`` -> ETHUSDT, ``SOLUSDT`` -> SOLUSDT."""
+    text = value.strip()
+    m = COINM_NAME_RE.match(text)
+    if m:
+        return normalize_symbol(m["base"] + "USDT")
+    m = SYMBOL_NAME_RE.match(text)
+    return normalize_symbol(m["base"] + m["quote"] if m else text)
+
+
+def symbol_column(table: pa.Table) -> str | None:
+    """The name of the table's ``symbol`` column (any case), if it has one."""
+    return next((n for n in table.column_names if n.strip().lower() == "symbol"), None)
+
+
+def stated_symbols(table: pa.Table, column: str, *, source: Path) -> pa.Array:
+    """Each row's symbol as its ``symbol`` column states it (normalised); an empty value is an
+    error naming the first such row."""
+    raw = table.column(column).cast(pa.string())
+    values = raw.to_pylist()
+    empty = [i for i, v in enumerate(values) if v is None or not v.strip()]
+    if empty:
+        raise RawDataError(f"row {empty[0] + 1}: the symbol column {column!r} is empty "
+                           f"({len(empty)} row(s) in all)", file=source,
+                           hint="fill the symbol of every row, or drop the column with "
+                                f"--ignore-columns {column} and pass --symbol")
+    by_value = {v: symbol_from_value(v) for v in set(values)}
+    return pa.array([by_value[v] for v in values], type=pa.string())
+
+
 def load_file(path: Path, dataset: str, *, symbol: str | None, time_unit: str | None,
               naive_tz: str | None, contract_usd: float | None,
-              ignore: set[str], log=print) -> Loaded:
-    if symbol:
+              ignore: set[str], split_by_symbol: bool = False, log=print) -> list[Loaded]:
+    """Read one file into its dataset's schema: one :class:`Loaded` per symbol (one, unless
+    ``split_by_symbol``). A ``symbol`` column is checked, never dropped unseen: it must agree
+    with ``--symbol`` or the file name and hold one symbol, or the file is split by it when
+    the user asks (``--split-by-symbol``)."""
+    table = read_any(path)
+    if table.num_rows == 0:
+        raise RawDataError("the file has no rows", file=path)
+    column = symbol_column(table)
+    if column is not None and column in ignore:
+        column = None
+    stated = stated_symbols(table, column, source=path) if column is not None else None
+    distinct = sorted(set(stated.to_pylist())) if stated is not None else []
+    if split_by_symbol:
+        if stated is None:
+            raise RawDataError("--split-by-symbol needs a symbol column, and the file has none",
+                               file=path, hint="drop --split-by-symbol and pass --symbol")
+        if symbol:
+            raise RawDataError("--split-by-symbol takes each row's symbol from the file's "
+                               f"{column!r} column; --symbol {symbol} contradicts that",
+                               file=path, hint="drop --symbol, or drop --split-by-symbol")
+        sym = None
+    elif len(distinct) > 1:
+        rows = stated.to_pylist()
+        raise RawDataError(
+            f"the {column!r} column holds {len(distinct)} symbols ("
+            + ", ".join(f"{s}: {rows.count(s)} rows" for s in distinct)
+            + "); storing them under one symbol would mix their series", file=path,
+            hint="pass --split-by-symbol to store each symbol's rows under its own symbol; "
+                 "nothing was written")
+    elif symbol:
         sym = normalize_symbol(symbol)
         try:
             named = symbol_from_filename(path)
@@ -282,43 +343,63 @@ def load_file(path: Path, dataset: str, *, symbol: str | None, time_unit: str | 
         if named is not None and named != sym:
             log(f"warning: {path.name} is named like {named}, but --symbol stores it as {sym}; "
                 "check that this is intended")
+    elif distinct and not _states_symbol(path):
+        sym = distinct[0]  # the file name states no symbol; its symbol column does
     else:
         sym = symbol_from_filename(path, log=log)
-    table = read_any(path)
-    if table.num_rows == 0:
-        raise RawDataError("the file has no rows", file=path)
+    if sym is not None and distinct and distinct[0] != sym:
+        first = stated.to_pylist().index(distinct[0])
+        said = f"--symbol {symbol}" if symbol else f"the file name ({path.name})"
+        raise RawDataError(
+            f"row {first + 1}: the {column!r} column says {distinct[0]}, but {said} "
+            f"stores the file as {sym}", file=path,
+            hint=f"pass --symbol {distinct[0]} if the column is right, or fix the file; "
+                 "nothing was written")
     mapped, dropped = map_columns(dataset, table, source=path, time_unit=time_unit,
                                   naive_tz=naive_tz, contract_usd=contract_usd, ignore=ignore)
-    return Loaded(path, sym, mapped, dropped)
+    if sym is not None:
+        return [Loaded(path, sym, mapped, dropped)]
+    return [Loaded(path, s, mapped.filter(pc.equal(stated, s)), dropped)
+            for s in distinct]
+
+
+def _states_symbol(path: Path) -> bool:
+    try:
+        symbol_from_filename(path)
+    except RawDataError:
+        return False
+    return True
 
 
 def import_files(paths: list[Path], dataset: str, *, data_dir: Path, symbol: str | None = None,
                  time_unit: str | None = None, naive_tz: str | None = None,
                  contract_usd: float | None = None, replace: bool = False,
                  allow_unsorted: bool = False, ignore: set[str] | None = None,
+                 split_by_symbol: bool = False,
                  waive: frozenset[str] | set[str] = frozenset(), log=print) -> list:
     """Read and check every file, then write. Returns the write reports. ``waive``: checks of
     :data:`lifthouse.data.validate.WAIVERS` to skip (the --allow-* flags)."""
     if dataset not in DATASETS:
         raise RawDataError(f"unknown dataset {dataset!r}", hint=f"choose one of {sorted(DATASETS)}")
 
-
     loaded = []
     for path in paths:
-        item = load_file(Path(path), dataset, symbol=symbol, time_unit=time_unit,
-                         naive_tz=naive_tz, contract_usd=contract_usd, ignore=ignore or set(),
-                         log=log)
-        # validate now (per file, so errors name the right file and row); write later
-        validate(dataset, conform(dataset, item.table, source=str(path)), source=str(path),
-                 allow_unsorted=allow_unsorted, waive=waive)
-        loaded.append(item)
+        items = load_file(Path(path), dataset, symbol=symbol, time_unit=time_unit,
+                          naive_tz=naive_tz, contract_usd=contract_usd, ignore=ignore or set(),
+                          split_by_symbol=split_by_symbol, log=log)
+        for item in items:
+            # validate now (per file, so errors name the right file and row); write later
+            where = str(path) if len(items) == 1 else f"{path} ({item.symbol} rows)"
+            validate(dataset, conform(dataset, item.table, source=where), source=where,
+                     allow_unsorted=allow_unsorted, waive=waive)
+            loaded.append(item)
     reports = []
     for item in loaded:
         rep = write_dataset(data_dir, dataset, item.symbol, item.table, source=str(item.path),
                             origin="import", replace=replace, allow_unsorted=allow_unsorted,
                             waive=waive)
         note = f" (dropped known extra columns: {', '.join(item.dropped)})" if item.dropped else ""
-        log(f"{item.path}: {rep.summary()}{note}")
+        log(f"{item.path}: {item.symbol}: {rep.summary()}{note}")
         reports.append(rep)
     return reports
 
@@ -342,6 +423,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="IANA time zone of datetimes that carry none, e.g. UTC")
     parser.add_argument("--ignore-columns", default="", help="comma-separated columns to drop")
     parser.add_argument("--sort", action="store_true", help="accept and sort out-of-order rows")
+    parser.add_argument("--split-by-symbol", action="store_true",
+                        help="store each symbol of a file's symbol column under its own symbol "
+                             "(without it, a file whose symbol column holds several symbols, or "
+                             "one that contradicts the file name or --symbol, is refused)")
     parser.add_argument("--replace", action="store_true",
                         help="let these files replace conflicting rows already stored")
     parser.add_argument("--allow-any-year", dest="waive", action="append_const",
@@ -361,7 +446,7 @@ def run(args: argparse.Namespace) -> int:
                            time_unit=args.time_unit, naive_tz=args.naive_tz,
                            contract_usd=args.contract_usd, replace=args.replace,
                            allow_unsorted=args.sort, ignore=ignore,
-                           waive=frozenset(args.waive or ()))
+                           split_by_symbol=args.split_by_symbol, waive=frozenset(args.waive or ()))
     total = sum(r.rows_added for r in reports)
     print(f"imported {len(reports)} file(s) into {data_dir}/{args.dataset}: {total} new rows",
           file=sys.stderr)
