@@ -89,6 +89,24 @@ DATASETS: dict[str, DatasetSpec] = {
             ohlc=True,
         ),
         DatasetSpec(
+            "um_klines_5m",
+            "open_time",
+            _kline_columns(),
+            "USD-M perpetual 5m klines (required by a run at bar_minutes 5)",
+            grain_seconds=300,
+            on_grain=True,
+            ohlc=True,
+        ),
+        DatasetSpec(
+            "spot_klines_5m",
+            "open_time",
+            _kline_columns(),
+            "spot 5m klines (optional at bar_minutes 5: basis)",
+            grain_seconds=300,
+            on_grain=True,
+            ohlc=True,
+        ),
+        DatasetSpec(
             "um_mark_klines_1m",
             "open_time",
             _kline_columns(extra=False),
@@ -146,6 +164,32 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 
 REQUIRED_DATASETS = ("um_klines_1m", "um_funding_rate")
+
+# The bar grains a run can use (var bar_minutes, docs/features_and_events.md "Bar grain")
+BAR_MINUTES = (1, 5)
+
+
+def check_bar_minutes(bar_minutes: int) -> int:
+    """``bar_minutes`` if it is a supported grain, else RawDataError naming the choices."""
+    if int(bar_minutes) not in BAR_MINUTES:
+        raise RawDataError(f"bar_minutes {bar_minutes} is not supported",
+                           hint=f"choose one of {', '.join(map(str, BAR_MINUTES))}")
+    return int(bar_minutes)
+
+
+def perp_klines_dataset(bar_minutes: int = 1) -> str:
+    """The raw perp klines dataset a run at ``bar_minutes`` reads: um_klines_1m / um_klines_5m."""
+    return f"um_klines_{check_bar_minutes(bar_minutes)}m"
+
+
+def spot_klines_dataset(bar_minutes: int = 1) -> str:
+    """The raw spot klines dataset a run at ``bar_minutes`` reads (optional: the basis)."""
+    return f"spot_klines_{check_bar_minutes(bar_minutes)}m"
+
+
+def required_datasets(bar_minutes: int = 1) -> tuple[str, ...]:
+    """The datasets a run at ``bar_minutes`` cannot do without: perp klines and funding."""
+    return (perp_klines_dataset(bar_minutes), "um_funding_rate")
 
 
 class RawDataError(Exception):
