@@ -28,5 +28,29 @@
                 "var " ~ name ~ " = " ~ tojson(value) ~ " must be a whole number of days >= 0") }}
         {%- endif -%}
     {%- endfor -%}
+    {#- the grain, and every window var a multiple of it (macros/grain.sql) -#}
+    {%- set step = var('bar_minutes') -%}
+    {%- if step not in [1, 5] -%}
+        {{ exceptions.raise_compiler_error(
+            "var bar_minutes = " ~ tojson(step) ~ " must be 1 or 5 (the bar grain in minutes)") }}
+    {%- endif -%}
+    {%- for name in lifthouse.grain_window_vars() -%}
+        {%- set value = lifthouse.grain_var(name) -%}
+        {%- if value is not number or (value | int) != value or value <= 0
+              or (value | int) % step != 0 -%}
+            {{ exceptions.raise_compiler_error(
+                "var " ~ name ~ " = " ~ tojson(value) ~ " minutes must be a whole multiple of "
+                ~ "bar_minutes " ~ step ~ " (windows stay in minutes; the grid steps by "
+                ~ step ~ "): pass --vars '{" ~ name ~ ": "
+                ~ ((((value | int) // step) + 1) * step if value is number else step) ~ "}' or another multiple") }}
+        {%- endif -%}
+    {%- endfor -%}
     select 1
+{%- endmacro %}
+
+{#- the window vars, in minutes, that the grid turns into rows: each a multiple of bar_minutes -#}
+{% macro grain_window_vars() -%}
+    {{- return(['baseline_minutes', 'vol_regime_sample_minutes', 'cascade_cooldown_minutes',
+                'vacuum_thin_minutes', 'vacuum_baseline_minutes', 'vacuum_sample_minutes',
+                'vacuum_cooldown_minutes', 'phase2_embargo_minutes']) -}}
 {%- endmacro %}

@@ -1,23 +1,24 @@
 {#-
-    Trailing windows over the complete minute grid (SPEC 3: windows are in minutes).
+    Trailing windows over the complete bar grid (SPEC 3: windows are in minutes).
 
-    int_perp_bars_gridded holds one row per symbol and minute from the first to the last loaded
-    bar (gaps are rows with is_gap = true), and every minute-grain model keeps that grid; a
-    sample taken every `step_minutes` minutes of it is complete on its own step. There, the bars
+    int_perp_bars_gridded holds one row per symbol and bar (every var('bar_minutes') minutes) from
+    the first to the last loaded bar (gaps are rows with is_gap = true), and every bar-grain model
+    keeps that grid; a sample taken every `step_minutes` minutes of it is complete on its own
+    step. `step_minutes` defaults to the grain (macros/grain.sql). There, the bars
     of a RANGE frame over open_time are exactly the rows of a ROWS frame: a window "from
     `from_minutes` to `to_minutes` before the bar" is the rows from from_minutes / step_minutes
     to to_minutes / step_minutes preceding. ROWS frames are standard SQL (DuckDB and Spark) and
     avoid the per-row search for the frame bounds a RANGE frame over a timestamp needs.
 
-    minutes_frame(from_minutes, to_minutes=0, step_minutes=1)
+    minutes_frame(from_minutes, to_minutes=0, step_minutes=bar_minutes)
         'rows between <from> preceding and <to> preceding' ('current row' when to_minutes = 0).
         from_minutes and to_minutes must be multiples of step_minutes.
-    trailing_minutes_frame(window_minutes, step_minutes=1)
+    trailing_minutes_frame(window_minutes, step_minutes=bar_minutes)
         the trailing window of `window_minutes` minutes ending at the current row:
         minutes_frame(window_minutes - step_minutes, 0, step_minutes).
 -#}
-{% macro minutes_frame(from_minutes, to_minutes=0, step_minutes=1) -%}
-    {%- set step = step_minutes | int -%}
+{% macro minutes_frame(from_minutes, to_minutes=0, step_minutes=none) -%}
+    {%- set step = (lifthouse.bar_minutes() if step_minutes is none else step_minutes) | int -%}
     {%- if (from_minutes | int) % step != 0 or (to_minutes | int) % step != 0 -%}
         {{ exceptions.raise_compiler_error("minutes_frame: " ~ from_minutes ~ " and " ~ to_minutes ~ " minutes must be multiples of the grid step " ~ step) }}
     {%- endif -%}
@@ -25,8 +26,9 @@
     {%- if (to_minutes | int) == 0 %} current row{% else %} {{ (to_minutes | int) // step }} preceding{% endif -%}
 {%- endmacro %}
 
-{% macro trailing_minutes_frame(window_minutes, step_minutes=1) -%}
-    {{- lifthouse.minutes_frame((window_minutes | int) - (step_minutes | int), 0, step_minutes) -}}
+{% macro trailing_minutes_frame(window_minutes, step_minutes=none) -%}
+    {%- set step = (lifthouse.bar_minutes() if step_minutes is none else step_minutes) | int -%}
+    {{- lifthouse.minutes_frame((window_minutes | int) - step, 0, step) -}}
 {%- endmacro %}
 
 {#-
@@ -38,7 +40,7 @@
     running_count(expression, window)
         count(expression) from the partition's first row through the current row. `window` is
         the over-clause body without a frame ("partition by symbol order by open_time").
-    trailing_count(running_column, window_minutes, window, step_minutes=1)
+    trailing_count(running_column, window_minutes, window, step_minutes=bar_minutes)
         the count over the trailing window of `window_minutes` minutes ending at the current row
         (the frame of trailing_minutes_frame), from the CTE column that holds running_count:
         running - running `window_minutes / step_minutes` rows earlier (0 before the partition).
@@ -47,8 +49,8 @@
     count({{ expression }}) over ({{ window }} rows between unbounded preceding and current row)
 {%- endmacro %}
 
-{% macro trailing_count(running_column, window_minutes, window, step_minutes=1) -%}
-    {%- set step = step_minutes | int -%}
+{% macro trailing_count(running_column, window_minutes, window, step_minutes=none) -%}
+    {%- set step = (lifthouse.bar_minutes() if step_minutes is none else step_minutes) | int -%}
     {%- if (window_minutes | int) % step != 0 -%}
         {{ exceptions.raise_compiler_error("trailing_count: " ~ window_minutes ~ " minutes must be a multiple of the grid step " ~ step) }}
     {%- endif -%}

@@ -55,7 +55,7 @@ def test_small_data_without_optional_datasets(tmp_path: Path, dbt_paths):
     assert gaps["gap_start"].iloc[0] == pd.Timestamp("2025-03-01 01:40")
     assert _query(wh, "select count(*) n from stg_binance__open_interest_5m")["n"][0] == 0
     assert _query(wh, "select count(*) n from stg_binance__liquidations")["n"][0] == 0
-    n = _query(wh, "select count(*) n from stg_binance__perp_klines_1m")["n"][0]
+    n = _query(wh, "select count(*) n from stg_binance__perp_klines")["n"][0]
     assert n == 2 * 1440 - 7
     # funding: the load window plus funding_lookback_days of history, up to and including the
     # settlement stamped end_date (the last bar closes at end_date and may use it)
@@ -90,7 +90,7 @@ def test_real_data_passes_all_staging_tests(real_data_dir: Path, tmp_path: Path,
     results = run.run_results()["results"]
     assert results and all(r["status"] in ("success", "pass") for r in results)
     wh = dbt_paths["warehouse"]
-    counts = _query(wh, "select symbol, count(*) n from stg_binance__perp_klines_1m group by 1 order by 1")
+    counts = _query(wh, "select symbol, count(*) n from stg_binance__perp_klines group by 1 order by 1")
     # load window 2025-05-05 .. 2025-06-23 inclusive = 50 full days, gapless in the real data
     assert counts["n"].tolist() == [50 * 1440] * 3
     assert _query(wh, "select count(*) n from dq_perp_kline_gaps")["n"][0] == 0

@@ -13,7 +13,7 @@ no USD-M perp 1m bars in raw_dir {{ var('raw_dir') }} for symbols {{ var('symbol
 {%- endset -%}
 
 {%- if execute and flags.WHICH in ('build', 'test') -%}
-    {%- set staged = load_relation(ref('stg_binance__perp_klines_1m')) -%}
+    {%- set staged = load_relation(ref('stg_binance__perp_klines')) -%}
     {%- if staged is not none -%}
         {%- set counted = run_query('select count(*) from ' ~ staged ~ ' where ' ~ window_filter) -%}
         {%- if counted.columns[0].values()[0] == 0 -%}
@@ -25,7 +25,7 @@ no USD-M perp 1m bars in raw_dir {{ var('raw_dir') }} for symbols {{ var('symbol
 with bars as (
 
     select count(*) as n_bars
-    from {{ ref('stg_binance__perp_klines_1m') }}
+    from {{ ref('stg_binance__perp_klines') }}
     where {{ window_filter }}
 
 )

@@ -1,10 +1,10 @@
--- The complete 1-minute grid per symbol, from its first to its last loaded perp bar.
--- A minute without a bar is kept with is_gap = true and NULL prices / volumes: nothing is
+-- The complete bar grid per symbol, stepping by var('bar_minutes') (1 or 5; macros/grain.sql),
+-- from its first to its last loaded perp bar. A slot without a bar is kept with is_gap = true and NULL prices / volumes: nothing is
 -- forward-filled, so every return that touches a gap is NULL downstream.
 
 with bars as (
 
-    select * from {{ ref('stg_binance__perp_klines_1m') }}
+    select * from {{ ref('stg_binance__perp_klines') }}
 
 ),
 
@@ -21,7 +21,7 @@ bounds as (
 
 grid as (
 
-    {{ lifthouse.minute_grid('bounds', 'symbol', 'first_open_time', 'last_open_time') }}
+    {{ lifthouse.minute_grid('bounds', 'symbol', 'first_open_time', 'last_open_time', lifthouse.bar_minutes()) }}
 
 ),
 
@@ -50,7 +50,7 @@ gridded as (
 select
     symbol,
     open_time,
-    open_time + {{ lifthouse.minutes(1) }} as close_time,
+    open_time + {{ lifthouse.minutes(lifthouse.bar_minutes()) }} as close_time,
     {{ lifthouse.in_analysis_window('open_time') }} as in_window,
     is_gap,
     open,

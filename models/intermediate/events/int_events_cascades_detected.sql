@@ -18,6 +18,7 @@
 -- the bar whose close confirms the move. Direction = sign of the 5-minute move.
 
 {%- set baseline = var('baseline_minutes') | int %}
+{%- set step = lifthouse.bar_minutes() %}
 {%- set zmove_min = var('cascade_zmove_min') | float %}
 {%- set liq_multiple = var('cascade_liq_multiple') | float %}
 {%- set oi_drop = var('cascade_oi_drop_pct') | float %}
@@ -51,13 +52,13 @@ with_liquidation_windows as (
             when ret_5m < 0 then {{ cents_to_usd('sum(' ~ usd_to_cents('liq_long_usd') ~ ') over w_move') }}
             when ret_5m > 0 then {{ cents_to_usd('sum(' ~ usd_to_cents('liq_short_usd') ~ ') over w_move') }}
         end as liq_5m_usd,
-        5 * {{ cents_to_usd('avg(' ~ usd_to_cents('liq_usd') ~ ') over w_before_move') }} as liq_5m_baseline_usd,
+        {{ lifthouse.bars(5) }} * {{ cents_to_usd('avg(' ~ usd_to_cents('liq_usd') ~ ') over w_before_move') }} as liq_5m_baseline_usd,
         case when liq_usd is not null then count(liq_usd) over w_before_move end as n_liq_baseline
     from bars
-    -- ROWS frames over the complete minute grid (macros/features/grid_frames.sql): the 5 minutes
-    -- of the move, and the baseline minutes before it
+    -- ROWS frames over the complete bar grid (macros/features/grid_frames.sql): the 5 minutes
+    -- of the move (the bars that open in them), and the baseline minutes before it
     window w_move as (partition by symbol order by open_time {{ lifthouse.trailing_minutes_frame(5) }}),
-    w_before_move as (partition by symbol order by open_time {{ lifthouse.minutes_frame(baseline + 4, 5) }})
+    w_before_move as (partition by symbol order by open_time {{ lifthouse.minutes_frame(baseline + 5 - step, 5) }})
 
 ),
 
@@ -74,7 +75,7 @@ evidence as (
     from (
         select
             *,
-            coalesce(n_liq_baseline >= {{ var('feature_min_coverage') | float }} * {{ baseline }}, false)
+            coalesce(n_liq_baseline >= {{ var('feature_min_coverage') | float }} * {{ lifthouse.bars(baseline, 'baseline_minutes') }}, false)
                 as has_liquidation_baseline
         from with_liquidation_windows
     ) as covered
@@ -119,7 +120,7 @@ episodes as (
 select
     'LIQUIDATION_CASCADE' as event_type,
     symbol,
-    open_time - {{ lifthouse.minutes(4) }} as episode_start,
+    open_time - {{ lifthouse.minutes(5 - step) }} as episode_start,
     open_time as detected_at,
     cast(sign(ret_5m) as integer) as direction,
     evidence,

@@ -1,6 +1,7 @@
 -- liquidity_vacuum (SPEC 5): a volatility shock followed by var('vacuum_thin_minutes') thin
 -- minutes, confirmed at the last of them.
---   shock at bar s:  |log_ret| >= var('vacuum_shock_sigma') x ret_std_24h (trailing std of 1m returns)
+--   shock at bar s:  |log_ret| >= var('vacuum_shock_sigma') x the trailing 24h std of the bar's
+--                    returns (ret_std_24h x sqrt(bar_minutes): ret_std_24h is per minute)
 --   thin bar:        range_rel above its trailing var('vacuum_range_quantile') quantile (the range
 --                    stays wide) and illiquidity (range per sqrt of USD traded) above its trailing
 --                    var('vacuum_illiq_quantile') quantile (volume is low for that range).
@@ -12,8 +13,11 @@
 
 {%- set baseline = var('vacuum_baseline_minutes') | int %}
 {%- set sample_minutes = var('vacuum_sample_minutes') | int %}
-{%- set thin_minutes = var('vacuum_thin_minutes') | int %}
+{%- set thin_minutes = lifthouse.grain_var('vacuum_thin_minutes') | int %}
 {%- set shock_sigma = var('vacuum_shock_sigma') | float %}
+{%- set step = lifthouse.bar_minutes() %}
+{#- the trailing std of the bar's own returns: ret_std_24h is per minute (x sqrt(bar_minutes) at 5m) #}
+{%- set bar_std = 'ret_std_24h' if step == 1 else '(ret_std_24h * sqrt(' ~ step ~ '))' %}
 {#- the sample is complete on its own step: a ROWS frame holds the RANGE frame's samples (macros/features/grid_frames.sql) #}
 {%- set frame = 'partition by symbol order by open_time ' ~ lifthouse.trailing_minutes_frame(baseline, sample_minutes) %}
 
@@ -46,7 +50,7 @@ sampled_thresholds as (
         symbol,
         -- a sample at s covers bars up to s: first usable by the bar after it, so a bar never
         -- enters its own threshold
-        open_time + {{ lifthouse.minutes(1) }} as usable_from,
+        open_time + {{ lifthouse.minutes(step) }} as usable_from,
         count(illiquidity) over ({{ frame }}) as n_baseline,
         {{ lifthouse.trailing_quantile('range_rel', var('vacuum_range_quantile'), frame) }} as range_rel_threshold,
         {{ lifthouse.trailing_quantile('illiquidity', var('vacuum_illiq_quantile'), frame) }} as illiq_threshold
@@ -66,8 +70,8 @@ flagged as (
     select
         symbol,
         open_time,
-        case when abs(log_ret) >= {{ shock_sigma }} * ret_std_24h then log_ret end as shock_ret,
-        abs(log_ret) / ret_std_24h as shock_sigma,
+        case when abs(log_ret) >= {{ shock_sigma }} * {{ bar_std }} then log_ret end as shock_ret,
+        abs(log_ret) / {{ bar_std }} as shock_sigma,
         case
             when n_baseline >= {{ var('feature_min_coverage') | float }} * {{ baseline // sample_minutes }}
                 and range_rel > range_rel_threshold
@@ -80,15 +84,16 @@ flagged as (
 ),
 
 -- per bar: the thin run ending at it, and the shock bar var('vacuum_thin_minutes') minutes
--- before its first bar (the grid is complete, so that bar is that many rows back)
+-- before its first bar (the grid is complete, so that bar is that many minutes / bar_minutes
+-- rows back)
 thin_runs as (
 
     select
         *,
         sum(is_thin) over w_thin_run as n_thin,
         min(illiq_ratio) over w_thin_run as min_illiq_ratio,
-        lag(shock_ret, {{ thin_minutes }}) over (partition by symbol order by open_time) as shock_ret_before,
-        lag(shock_sigma, {{ thin_minutes }}) over (partition by symbol order by open_time) as shock_sigma_before
+        lag(shock_ret, {{ lifthouse.bars(thin_minutes, 'vacuum_thin_minutes') }}) over (partition by symbol order by open_time) as shock_ret_before,
+        lag(shock_sigma, {{ lifthouse.bars(thin_minutes, 'vacuum_thin_minutes') }}) over (partition by symbol order by open_time) as shock_sigma_before
     from flagged
     window w_thin_run as (partition by symbol order by open_time {{ lifthouse.trailing_minutes_frame(thin_minutes) }})
 
@@ -104,7 +109,7 @@ qualifying as (
         shock_ret_before,
         shock_sigma_before
     from thin_runs
-    where n_thin = {{ thin_minutes }}
+    where n_thin = {{ lifthouse.bars(thin_minutes, 'vacuum_thin_minutes') }}
       and shock_ret_before is not null
 
 ),

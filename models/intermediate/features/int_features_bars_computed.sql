@@ -1,12 +1,15 @@
--- Price and volume features per (symbol, minute) from the complete grid. Every window is a
+-- Price and volume features per (symbol, bar) from the complete grid. Every window is a
 -- trailing window in minutes ending at the current bar (values known at its close), written as a
--- ROWS frame over the complete minute grid (macros/features/grid_frames.sql: the same bars as a
--- RANGE frame over open_time). A statistic is NULL (warm-up) unless its window holds at least
--- var('feature_min_coverage') of the inputs it should hold.
+-- ROWS frame over the complete bar grid (macros/features/grid_frames.sql: the same bars as a
+-- RANGE frame over open_time; a window of m minutes is m / bar_minutes rows, macros/grain.sql).
+-- A statistic is NULL (warm-up) unless its window holds at least var('feature_min_coverage') of
+-- the inputs it should hold. Features keep their meaning in minutes at either grain
+-- (docs/features_and_events.md "Bar grain").
 
 {%- set coverage = var('feature_min_coverage') | float %}
 {%- set baseline = var('baseline_minutes') | int %}
 {%- set by_symbol = 'partition by symbol order by open_time' %}
+{%- set step = lifthouse.bar_minutes() %}
 
 with bars as (
 
@@ -27,7 +30,7 @@ with bars as (
 
 ),
 
--- the grid is complete, so the previous row is the previous minute; a gap on either side
+-- the grid is complete, so the previous row is the previous bar; a gap on either side
 -- gives a NULL close and so a NULL return
 returns as (
 
@@ -77,8 +80,8 @@ windowed as (
         stddev_samp(log_ret) over w_base as std_ret_base,
         {{ lifthouse.trailing_count('n_volume_running', baseline, by_symbol) }} as n_volume_base,
         {{ lifthouse.trailing_quantile('volume', 0.5, 'partition by symbol order by open_time ' ~ lifthouse.trailing_minutes_frame(baseline)) }} as volume_median_base,
-        -- the close exactly 5 minutes earlier (the grid is complete: 5 rows back)
-        lag(close, 5) over (partition by symbol order by open_time) as close_5m_ago
+        -- the close exactly 5 minutes earlier (the grid is complete: 5 / bar_minutes rows back)
+        lag(close, {{ lifthouse.bars(5) }}) over (partition by symbol order by open_time) as close_5m_ago
     from running
     window
         w_5m as (partition by symbol order by open_time {{ lifthouse.trailing_minutes_frame(5) }}),
@@ -101,17 +104,18 @@ features as (
         close,
         volume,
         log_ret,
-        -- realised vol = sqrt(sum of squared 1m returns), rescaled to the full window when a few
-        -- returns are missing
-        case when n_ret_5m >= {{ coverage }} * 5
-            then sqrt(sum_sq_ret_5m * 5 / n_ret_5m) end as rv_5m,
-        case when n_ret_60m >= {{ coverage }} * 60
-            then sqrt(sum_sq_ret_60m * 60 / n_ret_60m) end as rv_60m,
+        -- realised vol = sqrt(sum of squared bar returns), rescaled to the full window when a
+        -- few returns are missing (at 5m, rv_5m is one bar's |log_ret|)
+        case when n_ret_5m >= {{ coverage }} * {{ lifthouse.bars(5) }}
+            then sqrt(sum_sq_ret_5m * {{ lifthouse.bars(5) }} / n_ret_5m) end as rv_5m,
+        case when n_ret_60m >= {{ coverage }} * {{ lifthouse.bars(60) }}
+            then sqrt(sum_sq_ret_60m * {{ lifthouse.bars(60) }} / n_ret_60m) end as rv_60m,
         range_rel,
-        case when n_volume_base >= {{ coverage }} * {{ baseline }}
+        case when n_volume_base >= {{ coverage }} * {{ lifthouse.bars(baseline, 'baseline_minutes') }}
             then volume / nullif(volume_median_base, 0) end as vol_rel_24h,
-        case when n_ret_base >= {{ coverage }} * {{ baseline }}
-            then nullif(std_ret_base, 0) end as ret_std_24h,
+        -- the trailing standard deviation per minute: of the bar returns, over sqrt(bar_minutes)
+        case when n_ret_base >= {{ coverage }} * {{ lifthouse.bars(baseline, 'baseline_minutes') }}
+            then nullif(std_ret_base, 0){% if step != 1 %} / sqrt({{ step }}){% endif %} end as ret_std_24h,
         ln(close / close_5m_ago) as ret_5m,
         illiquidity,
         taker_buy_volume / nullif(volume, 0) as taker_buy_ratio

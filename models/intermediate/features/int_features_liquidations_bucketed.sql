@@ -1,6 +1,6 @@
--- Liquidation notional (USD) per symbol and minute, split by the side that was liquidated.
--- A forced order at time x belongs to the bar with open_time = floor(x to the minute), whose
--- close is the first moment it is known. SELL orders liquidate longs, BUY orders shorts.
+-- Liquidation notional (USD) per symbol and bar, split by the side that was liquidated.
+-- A forced order at time x belongs to the bar with open_time = floor(x to the bar grain,
+-- var('bar_minutes')), whose close is the first moment it is known. SELL orders liquidate longs, BUY orders shorts.
 -- Only minutes with at least one liquidation have a row; coverage_start is the symbol's first
 -- liquidated minute in the load window (from then on, minutes without a row mean zero).
 
@@ -8,7 +8,7 @@ with liquidations as (
 
     select
         symbol,
-        {{ lifthouse.floor_minutes('liquidated_at', 1) }} as open_time,
+        {{ lifthouse.floor_minutes('liquidated_at', lifthouse.bar_minutes()) }} as open_time,
         side,
         notional_usd
     from {{ ref('stg_binance__liquidations') }}

@@ -53,7 +53,7 @@ liquidation_coverage as (
 spot as (
 
     select symbol, open_time, close as spot_close
-    from {{ ref('stg_binance__spot_klines_1m') }}
+    from {{ ref('stg_binance__spot_klines') }}
 
 ),
 

@@ -57,7 +57,7 @@ registered as (
     -- states at the bar before the episode started (not yet moved by the event itself)
     left join context as pre
         on detected.symbol = pre.symbol
-        and detected.episode_start - {{ lifthouse.minutes(1) }} = pre.open_time
+        and detected.episode_start - {{ lifthouse.minutes(lifthouse.bar_minutes()) }} = pre.open_time
 
 )
 

@@ -1,6 +1,10 @@
--- Minute-grid gap report: one row per run of missing 1m perp bars inside the load window,
--- including a missing head (before the first bar) or tail (after the last bar). Interior gaps are
--- the runs of is_gap rows of int_perp_bars_gridded (one home for "a minute without a bar").
+-- Bar-grid gap report: one row per run of missing perp bars (of the run's grain, var
+-- bar_minutes) inside the load window, including a missing head (before the first bar) or tail
+-- (after the last bar). Interior gaps are the runs of is_gap rows of int_perp_bars_gridded (one
+-- home for "a slot without a bar"). gap_start and gap_end are the open times of the first and
+-- last missing bar; missing_minutes counts the minutes they cover.
+
+{%- set bar = lifthouse.minutes(lifthouse.bar_minutes()) %}
 
 with bars as (
 
@@ -52,7 +56,7 @@ head_gaps as (
     select
         symbol,
         {{ load_window_start() }} as gap_start,
-        first_open_time - interval '1 minute' as gap_end
+        first_open_time - {{ bar }} as gap_end
     from edges
     where first_open_time > {{ load_window_start() }}
 
@@ -62,10 +66,10 @@ tail_gaps as (
 
     select
         symbol,
-        last_open_time + interval '1 minute' as gap_start,
-        {{ analysis_window_end() }} - interval '1 minute' as gap_end
+        last_open_time + {{ bar }} as gap_start,
+        {{ analysis_window_end() }} - {{ bar }} as gap_end
     from edges
-    where last_open_time < {{ analysis_window_end() }} - interval '1 minute'
+    where last_open_time < {{ analysis_window_end() }} - {{ bar }}
 
 ),
 
@@ -84,5 +88,5 @@ select
     gap_start,
     gap_end,
     gap_kind,
-    {{ minutes_between('gap_start', 'gap_end') }} + 1 as missing_minutes
+    {{ minutes_between('gap_start', 'gap_end') }} + {{ lifthouse.bar_minutes() }} as missing_minutes
 from all_gaps

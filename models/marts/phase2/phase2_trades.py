@@ -54,8 +54,10 @@ def model(dbt, session):
     # false; docs/lift.md): conditioned candidates then take every event of their twin
     fault = str(dbt.config.get("fault_ignore_condition_filter")).strip().lower() in ("true", "1")
 
+    # the bar grain (var bar_minutes): entry at the next bar's open, exit at a bar's close
+    bar_minutes = int(dbt.config.get("bar_minutes"))
     trades = run_backtest(events, bars, funding, plan_df, costs, split,
-                          ignore_condition_filter=fault)
+                          ignore_condition_filter=fault, bar_minutes=bar_minutes)
     table = pa.Table.from_pandas(trades, preserve_index=False)
     day_idx = table.schema.get_field_index("trade_day")
     return to_engine(session, table.set_column(day_idx, "trade_day",

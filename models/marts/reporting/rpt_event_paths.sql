@@ -16,6 +16,8 @@
 {%- endif %}
 {#- the state dimension of each event type's question; every other type uses vol_regime #}
 {%- set carry_state_event_types = ['LIQUIDATION_CASCADE'] %}
+{#- the path is read at every bar: minute k is a multiple of the grain (macros/grain.sql) #}
+{%- set step = lifthouse.bar_minutes() %}
 
 with events as (
 
@@ -25,7 +27,7 @@ with events as (
         event_id,
         direction,
         {{ state_columns[state_at] }},
-        detected_at + {{ lifthouse.minutes(1) }} as entry_time
+        detected_at + {{ lifthouse.minutes(step) }} as entry_time
     from {{ ref('event_registry') }}
     where in_window
 
@@ -51,8 +53,8 @@ entries as (
 
 horizon as (
 
-    -- the plan's longest horizon (240 minutes for an empty plan)
-    select 1 as first_minute, coalesce(max(horizon_min), 240) as last_minute
+    -- the plan's longest horizon (240 minutes for an empty plan){% if step != 1 %}, in bars{% endif %}
+    select 1 as first_minute, {% if step != 1 %}cast({% endif %}coalesce(max(horizon_min), 240){% if step != 1 %} / {{ step }} as bigint){% endif %} as last_minute
     from {{ ref('candidate_plan') }}
 
 ),
@@ -70,13 +72,13 @@ paths as (
         entries.event_id,
         entries.vol_regime,
         entries.carry_state,
-        steps.k as minute,
+        steps.k{% if step != 1 %} * {{ step }}{% endif %} as minute,
         (bars.close / entries.entry_open - 1) * 10000 * entries.direction as ret_bps
     from entries
     cross join steps
     inner join bars
         on bars.symbol = entries.symbol
-        and bars.open_time = entries.entry_time + (steps.k - 1) * {{ lifthouse.minutes(1) }}
+        and bars.open_time = entries.entry_time + (steps.k - 1) * {{ lifthouse.minutes(step) }}
     union all
     select event_type, event_id, vol_regime, carry_state, 0, 0.0
     from entries

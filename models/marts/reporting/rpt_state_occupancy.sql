@@ -1,5 +1,7 @@
 -- Indicator-state occupancy per symbol over the analysis window (SPEC 4, 10): minutes in each
--- vol_regime and carry_state and their share of the symbol's window.
+-- vol_regime and carry_state and their share of the symbol's window. One bar of the grid counts
+-- var('bar_minutes') minutes.
+{%- set step = lifthouse.bar_minutes() %}
 
 with context as (
 
@@ -11,7 +13,7 @@ with context as (
 
 vol_regime_minutes as (
 
-    select symbol, 'vol_regime' as dimension, vol_regime as state, count(*) as n_minutes
+    select symbol, 'vol_regime' as dimension, vol_regime as state, count(*){% if step != 1 %} * {{ step }}{% endif %} as n_minutes
     from context
     group by symbol, vol_regime
 
@@ -19,7 +21,7 @@ vol_regime_minutes as (
 
 carry_state_minutes as (
 
-    select symbol, 'carry_state' as dimension, carry_state as state, count(*) as n_minutes
+    select symbol, 'carry_state' as dimension, carry_state as state, count(*){% if step != 1 %} * {{ step }}{% endif %} as n_minutes
     from context
     group by symbol, carry_state
 

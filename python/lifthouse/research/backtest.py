@@ -126,19 +126,33 @@ def _nullable_str(values) -> np.ndarray:
 # stage 1: trade legs per (event, horizon)
 
 
+def check_horizons(horizons, bar_minutes: int) -> np.ndarray:
+    """The distinct horizons (minutes), ascending; ValueError naming one that is not a whole
+    number of bars of ``bar_minutes`` (a horizon stays in minutes at any grain)."""
+    out = np.asarray(sorted(set(int(h) for h in horizons)), dtype=np.int64)
+    bad = [int(h) for h in out if h <= 0 or h % int(bar_minutes)]
+    if bad:
+        raise ValueError(f"horizon_min {bad} is not a positive multiple of bar_minutes "
+                         f"{bar_minutes}: change seeds/candidate_horizons.csv or the grain")
+    return out
+
+
 def compute_legs(events: pd.DataFrame, bars: pd.DataFrame, funding: pd.DataFrame,
-                 horizons) -> dict[str, np.ndarray]:
+                 horizons, bar_minutes: int = 1) -> dict[str, np.ndarray]:
     """Entry/exit prices, long-side gross return, funding and leg status for every
-    (event, horizon). ``events`` are the in-window events (any order). Returns arrays of
-    shape (n_events, n_horizons) keyed by name, in the row order of ``events``."""
-    horizons = np.asarray(sorted(set(int(h) for h in horizons)), dtype=np.int64)
+    (event, horizon). ``events`` are the in-window events (any order); ``bars`` are on a grid
+    of ``bar_minutes``: entry at the open of the bar after the detection bar, exit at the close
+    of the horizon's last bar. Returns arrays of shape (n_events, n_horizons) keyed by name, in
+    the row order of ``events``."""
+    horizons = check_horizons(horizons, bar_minutes)
+    bar_us = int(bar_minutes) * MINUTE_US
     n_ev, n_h = len(events), len(horizons)
     sym = events["symbol"].to_numpy(dtype=object)
     det = _to_us(events["detected_at"])
-    entry = det + MINUTE_US
+    entry = det + bar_us
     entry2 = np.repeat(entry[:, None], n_h, axis=1)
     exit_ = entry2 + horizons[None, :] * MINUTE_US
-    exit_bar = exit_ - MINUTE_US
+    exit_bar = exit_ - bar_us
 
     entry_px = np.full((n_ev, n_h), np.nan)
     exit_px = np.full((n_ev, n_h), np.nan)
@@ -166,7 +180,7 @@ def compute_legs(events: pd.DataFrame, bars: pd.DataFrame, funding: pd.DataFrame
         order = np.argsort(t, kind="stable")
         t, o, c = t[order], o[order], c[order]
         if len(t):
-            data_end = t[-1] + MINUTE_US  # close of the last bar
+            data_end = t[-1] + bar_us  # close of the last bar
             idx = np.clip(np.searchsorted(t, entry2[ev]), 0, len(t) - 1)
             entry_px[ev] = np.where(t[idx] == entry2[ev], o[idx], np.nan)
             # exit: the first bar with a close at or after the horizon's last bar (held
@@ -178,7 +192,7 @@ def compute_legs(events: pd.DataFrame, bars: pd.DataFrame, funding: pd.DataFrame
             k = np.minimum(k, max(len(tc) - 1, 0))
             if len(tc):
                 exit_px[ev] = np.where(found, cc[k], np.nan)
-                exit_used[ev] = np.where(found, tc[k] + MINUTE_US, exit_[ev])
+                exit_used[ev] = np.where(found, tc[k] + bar_us, exit_[ev])
             past_end[ev] = ~found
         fm = f_sym == s
         ft, fr = f_t[fm], f_r[fm]
@@ -232,13 +246,14 @@ def walk_positions(det_us: np.ndarray, exit_us: np.ndarray, leg_status: np.ndarr
 
 def run_backtest(events: pd.DataFrame, bars: pd.DataFrame, funding: pd.DataFrame,
                  candidates: pd.DataFrame, costs: Costs, split: Split, *,
-                 ignore_condition_filter: bool = False) -> pd.DataFrame:
+                 ignore_condition_filter: bool = False, bar_minutes: int = 1) -> pd.DataFrame:
     """All considered (candidate, event) rows with their trade status and PnL (TRADE_COLUMNS).
 
     events: event_id, event_type, symbol, detected_at, direction (+1/-1), vol_regime,
         carry_state, in_window.
     bars: symbol, open_time, open, close (optional is_gap); every bar that may be an entry or
-        exit bar. A symbol's data end is the close of its last bar.
+        exit bar, on a grid of ``bar_minutes`` (1 or 5). A symbol's data end is the close of
+        its last bar.
     funding: symbol, funding_time, funding_rate (decimal).
     candidates: candidate_id, event_type, vol_condition, carry_condition (null = any),
         horizon_min, direction_rule (follow|fade), symbol_scope (+ optional scope_symbols).
@@ -252,7 +267,7 @@ def run_backtest(events: pd.DataFrame, bars: pd.DataFrame, funding: pd.DataFrame
     if len(ev) == 0 or len(cands) == 0:
         return _empty_trades()
 
-    legs = compute_legs(ev, bars, funding, cands["horizon_min"].unique())
+    legs = compute_legs(ev, bars, funding, cands["horizon_min"].unique(), bar_minutes)
     h_index = {int(h): j for j, h in enumerate(legs["horizons"])}
 
     ev_type = ev["event_type"].to_numpy(dtype=object)

@@ -33,6 +33,10 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=ENGINES, default="duckdb",
                         help="build on DuckDB (default) or on Apache Spark via dbt-spark "
                              "(`make setup-spark`; master from LIFTHOUSE_SPARK_MASTER, docs/spark.md)")
+    parser.add_argument("--bar-minutes", "--bar_minutes", dest="bar_minutes", type=int,
+                        choices=(1, 5), default=1,
+                        help="bar grain in minutes: 1 (um_klines_1m, default) or 5 (um_klines_5m); "
+                             "every window stays in minutes (docs/features_and_events.md)")
     parser.add_argument("--var", dest="vars", action="append", default=[], metavar="KEY=VALUE",
                         help="a dbt var override (repeatable), e.g. --var n_boot=500")
     parser.add_argument("--verbose", action="store_true",
@@ -78,7 +82,7 @@ def config_from_args(args: argparse.Namespace, *, run_id: str, start: dt.date, e
         lookback_days=lookback_days, extra_vars=dict(parse_var(v) for v in args.vars),
         fill=fill, warehouse=args.warehouse, reproduce=reproduce, synthetic=synthetic,
         sample_seed=getattr(args, "seed", None), verbose=bool(getattr(args, "verbose", False)),
-        engine=getattr(args, "engine", "duckdb"),
+        engine=getattr(args, "engine", "duckdb"), bar_minutes=getattr(args, "bar_minutes", 1),
     )
 
 
@@ -116,6 +120,7 @@ def run_demo(args: argparse.Namespace) -> int:
              + (f" --out-dir {shlex.quote(str(args.out_dir))}" if args.out_dir != "." else "")
              + (f" --symbols {args.symbols}" if args.symbols != DEFAULT_SYMBOLS else "")
              + (f" --seed {args.seed}" if args.seed is not None else "")
+             + (f" --bar-minutes {args.bar_minutes}" if args.bar_minutes != 1 else "")
              + "".join(f" --var {shlex.quote(v)}" for v in args.vars)]
 
     def build() -> RunConfig:

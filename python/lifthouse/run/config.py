@@ -14,6 +14,7 @@ from typing import Any
 
 from lifthouse import defaults
 from lifthouse.data.raw import normalize_symbol
+from lifthouse.data.schema import BAR_MINUTES
 from lifthouse.run.dbt import REPO_ROOT
 from lifthouse.run.errors import RunError
 from lifthouse.run.export import ExportLayout
@@ -22,7 +23,10 @@ from lifthouse.run.export import ExportLayout
 DEFAULT_SELECT = ("+lift_summary", "+phase2_candidate_results", "+dq_perp_kline_gaps",
                   "+path:models/marts/reporting")
 # vars that have their own option (a --var for them would silently disagree with the option)
-RESERVED_VARS = ("run_id", "symbols", "start_date", "end_date", "lookback_days", "raw_dir")
+RESERVED_VARS = ("run_id", "symbols", "start_date", "end_date", "lookback_days", "raw_dir",
+                 "bar_minutes")
+# a var of dbt_project.yml that is a table of defaults, not a setting (resolved into the vars)
+GRAIN_DEFAULTS_VAR = "grain_defaults"
 ENGINES = ("duckdb", "spark")
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -45,6 +49,7 @@ class RunConfig:
     sample_seed: int | None = None
     verbose: bool = False            # show dbt's own lines (else the progress of lifthouse.run.progress)
     engine: str = "duckdb"           # "duckdb" | "spark" (lifthouse.run.spark, docs/spark.md)
+    bar_minutes: int = 1             # the bar grain: 1 or 5 (var bar_minutes, macros/grain.sql)
 
     def __post_init__(self) -> None:
         if not RUN_ID_RE.match(self.run_id):
@@ -62,8 +67,12 @@ class RunConfig:
         if bad:
             raise RunError(f"--var {', '.join(bad)}: use the dedicated option instead "
                            "(--run-id, --symbols, --start-date, --end-date, --lookback-days, "
-                           "--data-dir)", 2)
+                           "--data-dir, --bar-minutes)", 2)
+        if self.bar_minutes not in BAR_MINUTES:
+            raise RunError(f"--bar-minutes {self.bar_minutes}: the bar grain must be one of "
+                           f"{', '.join(map(str, BAR_MINUTES))}", 2)
         check_vars(self.extra_vars)
+        check_grain(self.extra_vars, self.bar_minutes)
         if self.engine not in ENGINES:
             raise RunError(f"engine {self.engine!r} must be one of {', '.join(ENGINES)}", 2)
 
@@ -92,7 +101,7 @@ class RunConfig:
         v: dict[str, Any] = dict(self.extra_vars)
         v.update(run_id=self.run_id, symbols=list(self.symbols),
                  start_date=self.start_date.isoformat(), end_date=self.end_date.isoformat(),
-                 lookback_days=self.lookback_days,
+                 lookback_days=self.lookback_days, bar_minutes=self.bar_minutes,
                  raw_dir=self.data_dir.resolve().as_posix())
         return dict(sorted(v.items()))
 
@@ -105,11 +114,64 @@ def project_vars(project_file: Path = REPO_ROOT / "dbt_project.yml") -> dict[str
     return dict(data.get("vars") or {})
 
 
+def resolve_grain_vars(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` (project defaults overridden by a run's vars) with every null var set to its
+    grain's default from ``grain_defaults`` (as macros/grain.sql ``grain_var`` does) and the
+    ``grain_defaults`` table itself left out: the values the build actually uses."""
+    table = values.get(GRAIN_DEFAULTS_VAR) or {}
+    grain = int(values.get("bar_minutes", 1))
+    by_grain = table.get(grain, table.get(str(grain), {})) or {}
+    out = {k: v for k, v in values.items() if k != GRAIN_DEFAULTS_VAR}
+    for key, value in by_grain.items():
+        if out.get(key) is None:
+            out[key] = value
+    return out
+
+
 def effective_vars(cfg: "RunConfig") -> dict[str, Any]:
     """Project defaults overridden by the run's vars: the values the build actually used."""
     v = project_vars()
     v.update(cfg.dbt_vars())
+    v = resolve_grain_vars(v)
     return {k: v[k] for k in sorted(v)}
+
+
+# the window vars (minutes) the grid turns into rows: each a multiple of bar_minutes (the same
+# list as macros/validate_vars.sql grain_window_vars, which refuses them in a plain dbt run)
+GRAIN_WINDOW_VARS = ("baseline_minutes", "vol_regime_sample_minutes", "cascade_cooldown_minutes",
+                     "vacuum_thin_minutes", "vacuum_baseline_minutes", "vacuum_sample_minutes",
+                     "vacuum_cooldown_minutes", "phase2_embargo_minutes")
+
+
+def check_grain(extra: dict[str, Any], bar_minutes: int,
+                defaults: dict[str, Any] | None = None) -> None:
+    """Refuse, before anything is built, a window var or candidate horizon that is not a whole
+    multiple of the grain, naming it and the grain (windows stay in minutes at any grain)."""
+    values = dict(project_vars() if defaults is None else defaults)
+    values.update(extra)
+    values["bar_minutes"] = bar_minutes
+    values = resolve_grain_vars(values)
+    for key in GRAIN_WINDOW_VARS:
+        value = values.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0 \
+                or value % bar_minutes:
+            hint = (f"--var {key}={(value // bar_minutes + 1) * bar_minutes}"
+                    if isinstance(value, int) and value > 0 else f"--var {key}=<minutes>")
+            raise RunError(f"var {key} = {json.dumps(value)} minutes is not a whole multiple of "
+                           f"--bar-minutes {bar_minutes} (windows stay in minutes; the grid steps "
+                           f"by {bar_minutes}): pass {hint} or another multiple", 2)
+    horizons = _seed_horizons()
+    bad = [h for h in horizons if h % bar_minutes]
+    if bad:
+        raise RunError(f"candidate horizons {bad} (seeds/candidate_horizons.csv) are not "
+                       f"multiples of --bar-minutes {bar_minutes}: change the seed or the grain",
+                       2)
+
+
+def _seed_horizons(seed_file: Path = REPO_ROOT / "seeds" / "candidate_horizons.csv") -> list[int]:
+    """The horizon_min values of the candidate grid's seed."""
+    lines = [x.strip() for x in seed_file.read_text().splitlines()[1:] if x.strip()]
+    return [int(float(x)) for x in lines]
 
 
 def _type_name(value: Any) -> str:

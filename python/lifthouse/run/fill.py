@@ -12,14 +12,15 @@ from pathlib import Path
 from lifthouse import defaults
 from lifthouse.data.preflight import check_coverage as preflight_coverage
 from lifthouse.data.raw import GENERATED, file_origins, list_files
-from lifthouse.data.schema import DATASETS
+from lifthouse.data.schema import BAR_MINUTES, DATASETS
 from lifthouse.run.config import RunConfig, effective_vars
 from lifthouse.run.errors import RunError
 from lifthouse.run.log import RunLog
 
 
 def check_coverage(cfg: RunConfig):
-    return preflight_coverage(cfg.data_dir, cfg.symbols, cfg.start_date, cfg.end_date, cfg.lookback_days)
+    return preflight_coverage(cfg.data_dir, cfg.symbols, cfg.start_date, cfg.end_date,
+                              cfg.lookback_days, bar_minutes=cfg.bar_minutes)
 
 
 def fill_by_ingest(cfg: RunConfig, log: RunLog) -> None:
@@ -52,7 +53,7 @@ def fill_by_generate(cfg: RunConfig, log: RunLog) -> None:
     t0 = time.monotonic()
     truth = generate(cfg.data_dir, seed=seed, symbols=list(cfg.symbols),
                      start=cfg.start_date.isoformat(), end=cfg.end_date.isoformat(),
-                     lookback_days=cfg.lookback_days,
+                     lookback_days=cfg.lookback_days, bar_minutes=cfg.bar_minutes,
                      progress=lambda month, rows: log.raw(f"  sample| {month}: {rows:,} rows "
                                                           f"({time.monotonic() - t0:.1f} s)"))
     log(f"sample written: {sum(truth.rows_written.values()):,} rows, "
@@ -77,6 +78,7 @@ def sample_present(cfg: RunConfig) -> bool:
             and str(params.get("start", "")).startswith(cfg.start_date.isoformat())
             and str(params.get("end", "")).startswith(cfg.end_date.isoformat())
             and params.get("lookback_days") == cfg.lookback_days
+            and (cfg.bar_minutes == 1 or int(params.get("bar_minutes") or 1) == cfg.bar_minutes)
             and str(params.get("generator_version")) == str(GENERATOR_VERSION))
 
 
@@ -106,13 +108,22 @@ def stage_preflight(cfg: RunConfig, log: RunLog) -> None:
 
 
 def files_read(cfg: RunConfig) -> list[Path]:
-    """The raw month files the build reads: the run's symbols, every dataset, the months that
-    overlap the window plus its lookback (and the extra funding lookback)."""
+    """The raw month files the build reads: the run's symbols, every dataset (the klines of the
+    run's grain only), the months that overlap the window plus its lookback (and the extra
+    funding lookback)."""
     funding_days = int(effective_vars(cfg)["funding_lookback_days"])
     first = cfg.start_date - dt.timedelta(days=cfg.lookback_days + funding_days)
     lo, hi = f"{first:%Y-%m}", f"{cfg.end_date - dt.timedelta(days=1):%Y-%m}"
-    return [f for d in DATASETS for s in cfg.symbols for f in list_files(cfg.data_dir, d, s)
-            if lo <= f.stem <= hi]
+    return [f for d in datasets_read(cfg.bar_minutes) for s in cfg.symbols
+            for f in list_files(cfg.data_dir, d, s) if lo <= f.stem <= hi]
+
+
+def datasets_read(bar_minutes: int) -> list[str]:
+    """The raw datasets a build at ``bar_minutes`` reads: every dataset except the perp and
+    spot klines of the other grains."""
+    other = {f"{kind}_klines_{g}m" for kind in ("um", "spot") for g in BAR_MINUTES
+             if g != bar_minutes}
+    return [d for d in DATASETS if d not in other]
 
 
 def legacy_sample_files(data_dir: Path) -> set[Path]:

@@ -8,7 +8,7 @@ import shlex
 from pathlib import Path
 
 from lifthouse.data.raw import list_files
-from lifthouse.data.schema import DATASETS
+from lifthouse.data.schema import DATASETS, perp_klines_dataset
 from lifthouse.run.config import RunConfig
 
 
@@ -26,13 +26,15 @@ def reproduce_commands(cfg: RunConfig) -> list[str]:
                 "--lookback-days", str(cfg.lookback_days)]
         if cfg.sample_seed is not None:
             fill += ["--seed", str(cfg.sample_seed)]
+        if cfg.bar_minutes != 1:
+            fill += ["--bar-minutes", str(cfg.bar_minutes)]
         head = ["# generate the synthetic sample market into the raw layout", shlex.join(fill)]
     else:
         present = [d for d in DATASETS if list_files(Path(cfg.data_dir), d)]
         fill = ["lifthouse", "ingest", "--symbols", symbols, "--start", load_start.isoformat(),
                 "--end", cfg.end_date.isoformat(), "--datasets", ",".join(present),
                 "--data-dir", str(cfg.data_dir)]
-        if klines_ohlcv_only(Path(cfg.data_dir)):
+        if klines_ohlcv_only(Path(cfg.data_dir), cfg.bar_minutes):
             head = _local_import_lines(cfg, present, fill)
         else:
             head = ["# fill the raw layout from Binance's public archive (12-column klines with",
@@ -40,12 +42,13 @@ def reproduce_commands(cfg: RunConfig) -> list[str]:
     return [*head, "# build, export and report", shlex.join(_run_command(cfg, symbols))]
 
 
-def klines_ohlcv_only(data_dir: Path) -> bool:
-    """True when the raw perp klines carry no quote volume (OHLCV-only local files, e.g. the
-    shared real data); an archive ingest stores the 12-column klines with quote_volume."""
+def klines_ohlcv_only(data_dir: Path, bar_minutes: int = 1) -> bool:
+    """True when the raw perp klines of the grain carry no quote volume (OHLCV-only local
+    files, e.g. the shared real data); an archive ingest stores the 12-column klines with
+    quote_volume."""
     import pyarrow.parquet as pq
 
-    files = list_files(data_dir, "um_klines_1m")
+    files = list_files(data_dir, perp_klines_dataset(bar_minutes))
     for f in files:
         if "quote_volume" in pq.read_schema(f).names:
             col = pq.read_table(f, columns=["quote_volume"]).column(0)
@@ -63,12 +66,22 @@ def _local_import_lines(cfg: RunConfig, present: list[str], ingest: list[str]) -
              "# per dataset folder).",
              'LOCAL="${LIFTHOUSE_LOCAL_DATA:-../shared/data/binance}"']
     lines += [shlex.join(["lifthouse", "import", "--dataset", d, "--data-dir",
-                          str(cfg.data_dir)]) + f' "$LOCAL/{d}"/*.parquet' for d in present]
+                          str(cfg.data_dir)]) + f' "$LOCAL/{_local_folder(d, cfg.bar_minutes)}"/*.parquet'
+              for d in present]
     lines += ["# An archive ingest instead gives 12-column klines with quote volume, which the",
               "# vacuum detector's `illiquidity` uses (notional = quote_volume, else volume x",
               "# close), so its liquidity_vacuum events can differ from this run's:",
               "#   " + shlex.join(ingest)]
     return lines
+
+
+def _local_folder(dataset: str, bar_minutes: int) -> str:
+    """The folder of a dataset in the shared real data (../shared/data/binance): the 5m klines
+    and the funding that spans their 415 days are under long_5m/."""
+    if bar_minutes != 1 and dataset in (perp_klines_dataset(bar_minutes),
+                                        f"spot_klines_{bar_minutes}m", "um_funding_rate"):
+        return f"long_{bar_minutes}m/{dataset}"
+    return dataset
 
 
 def _run_command(cfg: RunConfig, symbols: str) -> list[str]:
@@ -82,6 +95,8 @@ def _run_command(cfg: RunConfig, symbols: str) -> list[str]:
         parts += ["--warehouse", str(cfg.warehouse)]
     if cfg.engine != "duckdb":
         parts += ["--engine", cfg.engine]
+    if cfg.bar_minutes != 1:
+        parts += ["--bar-minutes", str(cfg.bar_minutes)]
     for key, value in sorted(cfg.extra_vars.items()):
         parts += ["--var", f"{key}={json.dumps(value) if not isinstance(value, str) else value}"]
     return parts

@@ -311,7 +311,8 @@ def run_pipeline(cfg: RunConfig, log: RunLog | None = None) -> RunOutcome:
         moved = move_previous_outputs(cfg)
         _status_manifest(cfg, "running", log)
         log(f"lifthouse run {cfg.run_id}: {','.join(cfg.symbols)} [{cfg.start_date}, "
-            f"{cfg.end_date}) lookback {cfg.lookback_days}d, raw data {cfg.data_dir}")
+            f"{cfg.end_date}) lookback {cfg.lookback_days}d, {cfg.bar_minutes}-minute bars, "
+            f"raw data {cfg.data_dir}")
         for folder in moved:
             log(f"previous outputs of {cfg.run_id} moved to {folder}")
         started = start_build(cfg)   # dbt parses during the preflight, builds after it

@@ -55,6 +55,10 @@ class ReportMeta:
         """The run's value of a dbt var, else its dbt_project.yml default."""
         return self.vars[name] if name in self.vars else project_vars()[name]
 
+    def bar_text(self) -> str:
+        """The run's grain in words: '1-minute bars' or '5-minute bars' (var bar_minutes)."""
+        return f"{int(self.var('bar_minutes'))}-minute bars"
+
     def costs_text(self) -> str:
         """e.g. 'fee 4.5 + slippage 1.5 bp per side' from the run's vars."""
         fee = self.var("phase2_fee_bps_per_side")

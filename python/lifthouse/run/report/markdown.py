@@ -82,7 +82,7 @@ def render_markdown(inputs: ReportInputs, meta: ReportMeta,
         md.extend(f"> - **{c.name}**: {c.detail}" for c in failed)
         md.append("")
     md.append(f"# Milestone D executive summary — run `{meta.run_id}`\n")
-    md.append(f"Window [{meta.start_date}, {meta.end_date}) UTC, symbols "
+    md.append(f"Window [{meta.start_date}, {meta.end_date}) UTC, {meta.bar_text()}, symbols "
               f"{', '.join(meta.symbols)}. Generated from the exported tables of this run"
               + (f"; the run manifest is `{meta.manifest_path}`." if meta.manifest_path else ".")
               + "\n")

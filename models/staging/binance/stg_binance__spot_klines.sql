@@ -1,4 +1,5 @@
--- Spot 1m klines (for the perp-spot basis). Optional: empty when no spot data is loaded.
+-- Spot klines of the run's grain (spot_klines_1m or spot_klines_5m; macros/grain.sql), for the
+-- perp-spot basis. Optional: empty when no spot data is loaded.
 -- De-duplication rule as for perp klines: larger volume, then larger close wins.
 
 -- A table, not a view: the Parquet is read once here, not again by each data test and
@@ -7,7 +8,7 @@
 
 with source as (
 
-    {{ raw_source('binance', 'spot_klines_1m', [
+    {{ raw_source('binance', lifthouse.klines_dataset('spot'), [
         ['symbol', 'varchar'], ['open_time', 'timestamp'],
         ['open', 'double'], ['high', 'double'], ['low', 'double'], ['close', 'double'],
         ['volume', 'double'],

@@ -1,4 +1,5 @@
--- USD-M perpetual 1m klines for the run's symbols and load window.
+-- USD-M perpetual klines of the run's grain (um_klines_1m, or um_klines_5m at var('bar_minutes') 5;
+-- macros/grain.sql) for the run's symbols and load window.
 -- De-duplication rule: the raw layer stores one row per (symbol, open_time); should a file dropped
 -- in by hand repeat a bar, the row with the most optional columns filled wins, then the larger
 -- volume, then the larger close (deterministic).
@@ -12,7 +13,7 @@
 
 with source as (
 
-    {{ raw_source('binance', 'um_klines_1m', [
+    {{ raw_source('binance', lifthouse.klines_dataset('um'), [
         ['symbol', 'varchar'], ['open_time', 'timestamp'],
         ['open', 'double'], ['high', 'double'], ['low', 'double'], ['close', 'double'],
         ['volume', 'double'], ['quote_volume', 'double'], ['count', 'bigint'],
