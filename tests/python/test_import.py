@@ -309,3 +309,58 @@ def test_an_empty_symbol_value_is_named_by_its_row(tmp_path: Path):
     with pytest.raises(RawDataError, match=r"row 6: the symbol column 'symbol' is empty"):
         import_files([path], "um_klines_1m", data_dir=tmp_path / "r", log=lambda *_: None)
     assert not (tmp_path / "r").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# 5m klines (issue 33): um_klines_5m imports 5m bars; a 1m file offered as 5m, or a 5m file
+# offered as 1m, is refused naming the dataset it fits, and nothing is written
+
+
+def five_minute_bars(n: int = 24) -> pd.DataFrame:
+    """Binance-style 5m klines (epoch ms), straddling a month boundary."""
+    df = bars(n)
+    df["open_time"] = int(T0.value // 1_000_000) + 300_000 * np.arange(n)
+    return df
+
+
+def test_a_five_minute_file_imports_as_um_klines_5m(tmp_path: Path):
+    df = five_minute_bars()
+    path = write_parquet(df, tmp_path / "in" / "BTCUSDT-5m-2025-01.parquet")
+    rc = cli_main(["import", "--dataset", "um_klines_5m", "--data-dir", str(tmp_path / "r"),
+                   str(path)])
+    assert rc == 0
+    got = read_dataset(tmp_path / "r", "um_klines_5m", "BTCUSDT").to_pandas()
+    assert len(got) == 24
+    assert got["open_time"].iloc[0] == T0 and got["open_time"].iloc[1] == T0 + pd.Timedelta("5min")
+    np.testing.assert_array_equal(got["close"].to_numpy(), df["close"].to_numpy())
+    assert sorted(p.name for p in (tmp_path / "r" / "um_klines_5m" / "symbol=BTCUSDT").iterdir()) \
+        == ["2025-01.parquet", "2025-02.parquet"]
+
+
+@pytest.mark.parametrize("offered,fits,frame", [
+    ("um_klines_5m", "um_klines_1m", lambda: bars(20)),
+    ("um_klines_1m", "um_klines_5m", lambda: five_minute_bars()),
+    ("spot_klines_5m", "spot_klines_1m", lambda: bars(20)),
+    ("spot_klines_1m", "spot_klines_5m", lambda: five_minute_bars()),
+])
+def test_klines_of_the_other_grain_are_refused_naming_the_right_dataset(raw: Path, tmp_path: Path,
+                                                                        offered, fits, frame):
+    path = write_parquet(frame(), tmp_path / "in" / "BTCUSDT.parquet")
+    before = tree_digest(raw)
+    with pytest.raises(RawDataError) as err:
+        import_files([path], offered, data_dir=raw, log=lambda *_: None)
+    msg = str(err.value)
+    assert str(path) in msg and f"these are {fits} bars" in msg, msg
+    assert f"fix: import them with --dataset {fits}" in msg, msg
+    assert tree_digest(raw) == before
+
+
+def test_the_cli_names_the_fix_for_one_minute_bars_offered_as_five_minute(tmp_path: Path, capsys):
+    path = write_parquet(bars(20), tmp_path / "in" / "ETHUSDT.parquet")
+    rc = cli_main(["import", "--dataset", "um_klines_5m", "--data-dir", str(tmp_path / "r"),
+                   str(path)])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "rows are typically 1 min apart, but um_klines_5m has a 300 s grain" in err
+    assert "--dataset um_klines_1m" in err
+    assert tree_digest(tmp_path / "r") == {}

@@ -554,3 +554,64 @@ def test_cli_with_a_local_mirror_directory(server, tmp_path, capsys):
     assert len(read_dataset(data_dir, "um_funding_rate", "SOLUSDT")) == 90
     assert cli_main(args[:2] + ["BTC"] + args[3:]) == 0
     assert "3 already done (no download)" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- 5m klines (issue 33)
+
+
+def five_minute_klines(day: str, seed: int = 0) -> pd.DataFrame:
+    """A day of 5m klines (288 bars) with every column."""
+    df = synthetic_klines(day, n=288, seed=seed)
+    df["open_time"] = df["open_time"].iloc[0] + 300_000 * np.arange(288)
+    return df
+
+
+def test_five_minute_archives_land_in_um_klines_5m(server, tmp_path):
+    tree = Tree(server.root)
+    perp = five_minute_klines("2025-06-01")
+    spot = five_minute_klines("2025-06-01", seed=1)
+    tree.put("um_klines_5m", "BTCUSDT", "daily", "2025-06-01", kline_csv(perp, header=True))
+    tree.put("spot_klines_5m", "BTCUSDT", "daily", "2025-06-01",
+             kline_csv(spot, header=False, unit_us=True))
+    data_dir = tmp_path / "raw"
+    rep = run_ingest(server, data_dir, ["klines", "spot"], "2025-06-01", "2025-06-02",
+                     bar_minutes=5)
+    assert rep.exit_code == 0, rep.render()
+    assert rep.datasets == ["um_klines_5m", "spot_klines_5m"]
+    assert sorted(server.requests) == [  # (downloads run in parallel)
+        "/data/futures/um/daily/klines/BTCUSDT/5m/BTCUSDT-5m-2025-06-01.zip",
+        "/data/futures/um/daily/klines/BTCUSDT/5m/BTCUSDT-5m-2025-06-01.zip.CHECKSUM",
+        "/data/spot/daily/klines/BTCUSDT/5m/BTCUSDT-5m-2025-06-01.zip",
+        "/data/spot/daily/klines/BTCUSDT/5m/BTCUSDT-5m-2025-06-01.zip.CHECKSUM",
+    ]
+    for ds, frame in (("um_klines_5m", perp), ("spot_klines_5m", spot)):
+        got = read_dataset(data_dir, ds, "BTCUSDT").to_pandas()
+        exp = frame.assign(open_time=pd.to_datetime(frame["open_time"], unit="ms"))
+        pd.testing.assert_frame_equal(got, exp[got.columns.tolist()], check_dtype=False)
+    assert not (data_dir / "um_klines_1m").exists()
+
+
+def test_cli_bar_minutes_5_from_a_mirror(server, tmp_path, capsys):
+    Tree(server.root).put("um_klines_5m", "BTCUSDT", "daily", "2025-06-01",
+                          kline_csv(five_minute_klines("2025-06-01"), header=True))
+    data_dir = tmp_path / "raw"
+    args = ["ingest", "--symbols", "BTC,SOL", "--start", "2025-06-01", "--end", "2025-06-02",
+            "--datasets", "klines", "--bar-minutes", "5", "--mirror", str(server.root),
+            "--data-dir", str(data_dir), "--quiet"]
+    assert cli_main(args) == 1  # SOL has no 5m klines: a required dataset got nothing
+    out = capsys.readouterr().out
+    assert "ERROR: required dataset um_klines_5m got no data for SOLUSDT" in out
+    assert len(read_dataset(data_dir, "um_klines_5m", "BTCUSDT")) == 288
+    assert cli_main(args[:2] + ["BTC"] + args[3:]) == 0
+    assert "1 already done (no download)" in capsys.readouterr().out
+
+
+def test_one_minute_bars_served_as_the_5m_archive_are_refused(server, tmp_path):
+    Tree(server.root).put("um_klines_5m", "BTCUSDT", "daily", "2025-06-01",
+                          kline_csv(synthetic_klines("2025-06-01"), header=True))
+    rep = run_ingest(server, tmp_path / "raw", ["klines5m"], "2025-06-01", "2025-06-02")
+    assert rep.exit_code == 1
+    text = rep.render()
+    assert "FAILED um_klines_5m BTCUSDT data/futures/um/daily/klines/BTCUSDT/5m/" in text
+    assert "these are um_klines_1m bars" in text, text
+    _assert_nothing_written(tmp_path / "raw")

@@ -130,3 +130,54 @@ def test_liquidation_snapshot_units_and_duplicates(tmp_path):
     assert t[0]["price"] == 2310.25 and t[0]["quantity"] == 7 and t[0]["notional_usd"] == 70.0
     assert t[0]["contract_usd"] == 10.0 and t[0]["side"] == "SELL"
     assert t[1]["price"] == 2320 and t[1]["quantity"] == 3  # unfilled: order price, quantity
+
+
+# --------------------------------------------------------------------------------------------
+# 5m klines (issue 33)
+
+
+def test_plan_of_five_minute_klines_uses_the_5m_folders():
+    p = plan(["um_klines_5m", "spot_klines_5m"], ["BTCUSDT"], D(2025, 4, 30), D(2025, 6, 2),
+             today=D(2025, 7, 1))
+    assert [a.path for a in p.archives] == [
+        "data/futures/um/daily/klines/BTCUSDT/5m/BTCUSDT-5m-2025-04-30.zip",
+        "data/futures/um/monthly/klines/BTCUSDT/5m/BTCUSDT-5m-2025-05.zip",
+        "data/futures/um/daily/klines/BTCUSDT/5m/BTCUSDT-5m-2025-06-01.zip",
+        "data/spot/daily/klines/BTCUSDT/5m/BTCUSDT-5m-2025-04-30.zip",
+        "data/spot/monthly/klines/BTCUSDT/5m/BTCUSDT-5m-2025-05.zip",
+        "data/spot/daily/klines/BTCUSDT/5m/BTCUSDT-5m-2025-06-01.zip",
+    ]
+    assert p.archives[1].csv_name == "BTCUSDT-5m-2025-05.csv"
+
+
+def test_dataset_names_at_five_minutes():
+    # klines / perp / spot mean the klines of the grain asked for
+    assert parse_datasets("klines,spot,funding", bar_minutes=5) == [
+        "um_klines_5m", "spot_klines_5m", "um_funding_rate"]
+    assert parse_datasets("perp", bar_minutes=1) == ["um_klines_1m"]
+    # the grain-named and full names mean one dataset whatever --bar-minutes says
+    assert parse_datasets("klines5m,spot5m,perp1m,um_klines_5m") == [
+        "um_klines_5m", "spot_klines_5m", "um_klines_1m"]
+    assert parse_datasets("spot1m", bar_minutes=5) == ["spot_klines_1m"]
+    # "all": every dataset, with the klines of the grain asked for only
+    assert parse_datasets("all") == ["um_klines_1m", "spot_klines_1m", "um_mark_klines_1m",
+                                     "um_premium_index_klines_1m", "um_funding_rate",
+                                     "um_open_interest_5m", "um_liquidations"]
+    assert parse_datasets(None, bar_minutes=5)[:2] == ["um_klines_5m", "spot_klines_5m"]
+    assert "um_klines_1m" not in parse_datasets("all", bar_minutes=5)
+    with pytest.raises(RawDataError, match="bar_minutes 15 is not supported"):
+        parse_datasets("klines", bar_minutes=15)
+
+
+def test_a_five_minute_kline_csv_keeps_every_column(tmp_path):
+    a = make_archive("um_klines_5m", "ETHUSDT", "daily", "2025-01-02")
+    t0 = 1735776000_000
+    rows = "".join(f"{t0 + 300_000 * i},3350.5,3351,3349.5,3350.25,12.5,"
+                   f"{t0 + 300_000 * i + 299_999},41878.125,70,6.25,20939.06,0\n" for i in range(3))
+    t = read_archive(_zip(tmp_path / a.name, a.csv_name, KLINE_HEADER + rows), a)
+    assert t.column_names == ["open_time", "open", "high", "low", "close", "volume",
+                              "quote_volume", "count", "taker_buy_volume",
+                              "taker_buy_quote_volume"]
+    assert str(t.column("open_time")[2].as_py()) == "2025-01-02 00:10:00"
+    assert t.column("count").to_pylist() == [70] * 3
+    assert t.column("taker_buy_quote_volume").to_pylist() == [20939.06] * 3

@@ -12,6 +12,7 @@ import pytest
 from lifthouse.cli import main as cli_main
 from lifthouse.data.preflight import check_coverage
 from lifthouse.data.raw import write_dataset
+from lifthouse.data.schema import RawDataError
 
 START, END, LOOKBACK = "2025-06-03", "2025-06-05", 2  # checked span: 2025-06-01 .. 06-05
 
@@ -170,3 +171,56 @@ def test_real_open_interest_holes_are_found(tmp_path, real_data_dir):
     # README: holes 07:50-08:15 and 08:35-08:45 (last stamp before / first after)
     assert (c.expected, c.present) == (288, 283)
     assert c.gap_text() == "2025-04-15 07:55 .. 2025-04-15 08:15 (20 min)"
+
+
+# --------------------------------------------------------------------------------------------
+# a run at bar_minutes 5 (issue 33): 5m klines instead of 1m, counted in 5-minute slots
+
+
+def fill_5m(data_dir, symbol: str, *, skip: tuple[str, ...] = (), kline_drop: slice | None = None
+            ) -> None:
+    """Four days of 5m perp and spot klines, plus the grain-free datasets of :func:`fill`."""
+    if "um_klines_5m" not in skip:
+        write_dataset(data_dir, "um_klines_5m", symbol, _klines(_grid("5min", kline_drop)))
+    if "spot_klines_5m" not in skip:
+        write_dataset(data_dir, "spot_klines_5m", symbol, _klines(_grid("5min")))
+    fill(data_dir, symbol, skip=("um_klines_1m", "spot_klines_1m") + skip)
+
+
+def test_five_minute_klines_are_counted_in_five_minute_slots(tmp_path, capsys):
+    fill_5m(tmp_path, "BTCUSDT", kline_drop=slice(300, 309))  # 45 minutes on 2025-06-02
+    rep = check_coverage(tmp_path, ["BTC"], START, END, LOOKBACK, bar_minutes=5)
+    assert rep.ok, rep.render()
+    k = rep.get("um_klines_5m", "BTCUSDT")
+    assert (k.expected, k.present, k.gap_slots, k.unit) == (1152, 1143, 9, "5m slots")
+    assert k.gap_text() == "2025-06-02 01:00 .. 2025-06-02 01:45 (45 min)"
+    assert rep.get("spot_klines_5m", "BTCUSDT").ratio == 1.0
+    assert {c.dataset for c in rep.coverage}.isdisjoint({"um_klines_1m", "spot_klines_1m"})
+    assert rep.warnings == [
+        "BTCUSDT: um_klines_5m has gaps (99.2% of 5m slots); longest 2025-06-02 01:00 .. "
+        "2025-06-02 01:45 (45 min): gap bars are flagged and their returns are NULL"]
+    # the same data at 1m: the 1m klines are missing
+    one = check_coverage(tmp_path, ["BTC"], START, END, LOOKBACK)
+    assert one.errors == ["BTCUSDT: no um_klines_1m in the window (required)"]
+    assert cli_main(["preflight", "--start", START, "--end", END, "--symbols", "BTC",
+                     "--lookback-days", str(LOOKBACK), "--data-dir", str(tmp_path),
+                     "--bar-minutes", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "(5m bars)" in out and "1143 / 1152 5m slots" in out
+
+
+def test_missing_five_minute_klines_fail_with_the_5m_ingest_command(tmp_path):
+    fill(tmp_path, "BTCUSDT")  # 1m klines only
+    fill_5m(tmp_path, "ETHUSDT", skip=("spot_klines_5m",))
+    rep = check_coverage(tmp_path, "BTC,ETH", START, END, LOOKBACK, bar_minutes=5)
+    assert rep.errors == ["BTCUSDT: no um_klines_5m in the window (required)"]
+    assert rep.ingest_command == (
+        "lifthouse ingest --symbols BTCUSDT --start 2025-06-01 --end 2025-06-05 "
+        f"--datasets um_klines_5m --data-dir {tmp_path}")
+    assert "BTCUSDT: no spot klines: basis_bps NULL" in rep.warnings
+    assert "ETHUSDT: no spot klines: basis_bps NULL" in rep.warnings
+    assert rep.optional_command == (
+        "lifthouse ingest --symbols BTCUSDT,ETHUSDT --start 2025-06-01 --end 2025-06-05 "
+        f"--datasets spot_klines_5m --data-dir {tmp_path}")
+    with pytest.raises(RawDataError, match="bar_minutes 3 is not supported"):
+        check_coverage(tmp_path, "BTC", START, END, LOOKBACK, bar_minutes=3)

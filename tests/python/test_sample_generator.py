@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -173,3 +174,72 @@ def test_cli(tmp_path, capsys):
                    "2025-01-01", "--end", "2025-01-02", "--lookback-days", "1", "--seed", "4"])
     assert rc == 2
     assert "fresh --data-dir" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------
+# --bar-minutes 5 (issue 33): the 1m market plus its klines aggregated to 5m
+
+
+TINY = dict(symbols=("ETHUSDT",), start="2025-01-01", end="2025-01-03", lookback_days=2)
+
+
+def test_bar_minutes_5_adds_the_aggregated_klines_and_keeps_the_1m_market(tmp_path):
+    from lifthouse.data.bars import aggregate_klines
+
+    one, five = tmp_path / "one", tmp_path / "five"
+    t1 = generate(one, seed=1, **TINY)
+    t5 = generate(five, seed=1, bar_minutes=5, **TINY)
+    h1, h5 = file_hashes(one), file_hashes(five)
+    # the 1m market is the same bytes; only the 5m files and the ground truth are added/differ
+    added = ("um_klines_5m/", "spot_klines_5m/")
+    assert {k: v for k, v in h5.items() if not k.startswith(added + (TRUTH_DIR,))} == \
+        {k: v for k, v in h1.items() if not k.startswith(TRUTH_DIR)}
+    assert not any(k.startswith(added) for k in h1)
+    assert sum(k.startswith(added) for k in h5) == 4  # 2 datasets x 2 months
+    assert "bar_minutes" not in t1.params() and t5.params()["bar_minutes"] == 5
+    assert GroundTruth.read(five).bar_minutes == 5 and GroundTruth.read(one).bar_minutes == 1
+    assert t5.episodes == t1.episodes  # the planted ground truth stays in 1m times
+    for m1, m5 in (("um_klines_1m", "um_klines_5m"), ("spot_klines_1m", "spot_klines_5m")):
+        bars_5m = raw.read_dataset(five, m5, "ETHUSDT")
+        assert bars_5m.equals(aggregate_klines(raw.read_dataset(five, m1, "ETHUSDT"), 5))
+        assert bars_5m.num_rows == t5.rows_written[m5] == 4 * 288  # every slot, complete
+        for f in raw.list_files(five, m5, "ETHUSDT"):
+            assert raw.file_origins(f) == {raw.GENERATED}
+
+
+def test_a_generation_at_either_grain_rebuilds_its_own_5m_files(tmp_path):
+    generate(tmp_path, seed=1, **TINY)
+    generate(tmp_path, seed=1, bar_minutes=5, **TINY)  # the same market at 5m: no --force needed
+    assert raw.list_files(tmp_path, "um_klines_5m", "ETHUSDT")
+    generate(tmp_path, seed=1, **TINY)  # back to 1m: the 5m files go with the rest
+    assert not raw.list_files(tmp_path, "um_klines_5m", "ETHUSDT")
+    assert not raw.list_files(tmp_path, "spot_klines_5m", "ETHUSDT")
+
+
+def test_force_deletes_generated_5m_files_and_never_real_ones(tmp_path):
+    generate(tmp_path, seed=1, bar_minutes=5, **TINY)
+    with pytest.raises(RawDataError, match="fresh --data-dir"):
+        generate(tmp_path, seed=2, **TINY)
+    generate(tmp_path, seed=2, force=True, **TINY)
+    assert not raw.list_files(tmp_path, "um_klines_5m", "ETHUSDT")  # the old 5m sample is gone
+    # real 5m klines in the folder: refused, with or without --force, and left alone
+    real = raw.read_dataset(tmp_path, "um_klines_1m", "ETHUSDT").slice(0, 10)
+    from lifthouse.data.bars import aggregate_klines
+    raw.write_dataset(tmp_path / "real", "um_klines_5m", "ETHUSDT", aggregate_klines(real, 5),
+                      origin="import")
+    shutil.copytree(tmp_path / "real" / "um_klines_5m", tmp_path / "mixed" / "um_klines_5m")
+    before = file_hashes(tmp_path / "mixed")
+    for force in (False, True):
+        with pytest.raises(RawDataError, match="holds real data for"):
+            generate(tmp_path / "mixed", seed=1, bar_minutes=5, force=force, **TINY)
+    assert file_hashes(tmp_path / "mixed") == before
+
+
+def test_cli_bar_minutes_5(tmp_path, capsys):
+    rc = cli_main(["sample", "--data-dir", str(tmp_path), "--symbols", "SOL", "--start",
+                   "2025-01-01", "--end", "2025-01-02", "--lookback-days", "1",
+                   "--bar-minutes", "5"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "um_klines_5m: 576 rows" in out and "spot_klines_5m: 576 rows" in out
+    assert "um_klines_1m: 2,880 rows" in out

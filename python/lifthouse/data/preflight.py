@@ -2,11 +2,13 @@
 
 For every symbol and raw dataset it counts, over the window plus its lookback buffer
 (``[start - lookback_days, end)``, UTC), the time slots expected and present (minutes for 1m
-klines, 8h settlements for funding, 5m slots for open interest, days with any forced order for
-liquidations), the longest gap and the first/last stamp. Required datasets
-(:data:`lifthouse.data.schema.REQUIRED_DATASETS`) that are missing or below ``min_coverage`` are errors
-and come with the ``lifthouse ingest`` command that would fill them; missing optional datasets
-are warnings that name what the run will lack.
+klines, 5-minute slots for 5m klines and open interest, 8h settlements for funding, days with
+any forced order for liquidations), the longest gap and the first/last stamp. A run at
+``bar_minutes`` 5 reads the 5m klines (``um_klines_5m``, ``spot_klines_5m``) instead of the 1m
+ones, so those are checked instead. Required datasets
+(:func:`lifthouse.data.schema.required_datasets`) that are missing or below ``min_coverage`` are
+errors and come with the ``lifthouse ingest`` command that would fill them; missing optional
+datasets are warnings that name what the run will lack.
 
 Python API for the run orchestrator: :func:`check_coverage` -> :class:`PreflightReport`.
 """
@@ -23,12 +25,15 @@ import duckdb
 
 from lifthouse import defaults
 from lifthouse.data.raw import damaged_file_error, normalize_symbol, resolve_data_dir
-from lifthouse.data.schema import DATASETS, REQUIRED_DATASETS
+from lifthouse.data.schema import (BAR_MINUTES, DATASETS, check_bar_minutes, perp_klines_dataset,
+                                   required_datasets, spot_klines_dataset)
 
 # dataset -> (slot length in seconds, unit name)
 GRAIN: dict[str, tuple[int, str]] = {
     "um_klines_1m": (60, "minutes"),
     "spot_klines_1m": (60, "minutes"),
+    "um_klines_5m": (300, "5m slots"),
+    "spot_klines_5m": (300, "5m slots"),
     "um_mark_klines_1m": (60, "minutes"),
     "um_premium_index_klines_1m": (60, "minutes"),
     "um_funding_rate": (8 * 3600, "8h settlements"),
@@ -78,6 +83,7 @@ class PreflightReport:
     warnings: list[str] = field(default_factory=list)
     ingest_command: str | None = None  # fills the required data that is missing
     optional_command: str | None = None  # adds the optional data that is missing
+    bar_minutes: int = 1  # the grain of the run: which klines datasets are checked
 
     @property
     def ok(self) -> bool:
@@ -94,7 +100,8 @@ class PreflightReport:
         lines = [
             f"preflight: window {self.start} .. {self.end} (end exclusive) + {self.lookback_days} "
             f"lookback day(s): checking {self.window_start} 00:00 .. {self.end} 00:00 UTC "
-            f"in {self.data_dir}",
+            f"in {self.data_dir}" + (f" ({self.bar_minutes}m bars)" if self.bar_minutes != 1
+                                     else ""),
             "",
         ]
         head = ["symbol", "dataset", "present / expected", "coverage", "first", "last",
@@ -214,8 +221,12 @@ def check_coverage(
     lookback_days: int = defaults.LOOKBACK_DAYS,
     *,
     min_coverage: float = 0.95,
+    bar_minutes: int = 1,
 ) -> PreflightReport:
-    """Measure every dataset for every symbol; decide errors, warnings and the ingest command."""
+    """Measure every dataset a run at ``bar_minutes`` (1 or 5) reads for every symbol; decide
+    errors, warnings and the ingest command. At 5 the klines checked are ``um_klines_5m``
+    (required) and ``spot_klines_5m`` (optional), counted in 5-minute slots."""
+    bar_minutes = check_bar_minutes(bar_minutes)
     data_dir = resolve_data_dir(data_dir)
     if isinstance(symbols, str):
         symbols = symbols.split(",")
@@ -223,14 +234,14 @@ def check_coverage(
     start, end = _as_date(start), _as_date(end)
     if end <= start:
         raise ValueError(f"empty window: end {end} is not after start {start}")
-    rep = PreflightReport(data_dir, syms, start, end, lookback_days)
+    rep = PreflightReport(data_dir, syms, start, end, lookback_days, bar_minutes=bar_minutes)
     check_readable(data_dir)
     lo = dt.datetime.combine(rep.window_start, dt.time())
     hi = dt.datetime.combine(end, dt.time())
     con = duckdb.connect()
     try:
         for sym in syms:
-            for ds in GRAIN:
+            for ds in checked_datasets(bar_minutes):
                 rep.coverage.append(measure(con, data_dir, ds, sym, lo, hi))
     finally:
         con.close()
@@ -238,11 +249,19 @@ def check_coverage(
     return rep
 
 
+def checked_datasets(bar_minutes: int = 1) -> list[str]:
+    """The datasets preflight measures for a run at ``bar_minutes``: every dataset of
+    :data:`GRAIN` but the klines of the other grain."""
+    other = {f(m) for m in BAR_MINUTES if m != bar_minutes
+             for f in (perp_klines_dataset, spot_klines_dataset)}
+    return [ds for ds in GRAIN if ds not in other]
+
+
 def _judge(rep: PreflightReport, min_coverage: float) -> None:
     need: dict[str, list[str]] = {}  # dataset -> symbols to ingest (required)
     want: dict[str, list[str]] = {}  # optional
     for sym in rep.symbols:
-        for ds in REQUIRED_DATASETS:
+        for ds in required_datasets(rep.bar_minutes):
             c = rep.get(ds, sym)
             if c.missing:
                 rep.errors.append(f"{sym}: no {ds} in the window (required)")
@@ -258,7 +277,7 @@ def _judge(rep: PreflightReport, min_coverage: float) -> None:
                     f"{sym}: {ds} has gaps ({100 * c.ratio:.1f}% of {c.unit}); longest "
                     f"{c.gap_text()}: gap bars are flagged and their returns are NULL")
         oi, liq = rep.get("um_open_interest_5m", sym), rep.get("um_liquidations", sym)
-        spot = rep.get("spot_klines_1m", sym)
+        spot = rep.get(spot_klines_dataset(rep.bar_minutes), sym)
         if oi.missing and liq.missing:
             rep.warnings.append(f"{sym}: no open interest and no liquidations: no "
                                 "LIQUIDATION_CASCADE events")
@@ -281,7 +300,7 @@ def _judge(rep: PreflightReport, min_coverage: float) -> None:
                                 if c.missing)
             rep.warnings.append(f"{sym}: no {what} klines (optional; features v1 do not use them)")
         for ds, c in (("um_open_interest_5m", oi), ("um_liquidations", liq),
-                      ("spot_klines_1m", spot)):
+                      (spot.dataset, spot)):
             if c.missing:
                 want.setdefault(ds, []).append(sym)
     rep.ingest_command = _command(rep, need)
@@ -307,13 +326,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f"must be present too (default {defaults.LOOKBACK_DAYS})")
     parser.add_argument("--min-coverage", type=float, default=0.95,
                         help="required datasets below this share of slots fail (default 0.95)")
+    parser.add_argument("--bar-minutes", type=int, choices=BAR_MINUTES, default=1,
+                        help="the grain of the run: 5 checks um_klines_5m (required) and "
+                             "spot_klines_5m instead of the 1m klines (default 1)")
     parser.add_argument("--data-dir", help="raw data directory (default $LIFTHOUSE_DATA_DIR or data/raw)")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         rep = check_coverage(args.data_dir, args.symbols, args.start, args.end, args.lookback_days,
-                             min_coverage=args.min_coverage)
+                             min_coverage=args.min_coverage, bar_minutes=args.bar_minutes)
     except ValueError as exc:
         print(f"lifthouse preflight: error: {exc}")
         return 2

@@ -5,6 +5,7 @@ OHLC consistency, funding bounds). Every failure is a :class:`RawDataError` nami
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
 import pyarrow as pa
@@ -17,6 +18,8 @@ from lifthouse.data.schema import DATASETS, DatasetSpec, RawDataError
 FIRST_PLAUSIBLE_YEAR = 2010
 # checks a writer can waive (import flags --allow-any-year / --allow-any-spacing / --allow-off-grain)
 WAIVERS = ("any-year", "any-spacing", "off-grain")
+# the grain suffix of a dataset name (um_klines_1m, spot_klines_5m)
+_GRAIN_SUFFIX = re.compile(r"_\d+m$")
 
 def conform(dataset: str, table: pa.Table, *, source: str) -> pa.Table:
     """Cast a table to the dataset's schema: required columns must exist, optional ones are
@@ -150,6 +153,8 @@ def _check_times(spec: DatasetSpec, t_us: np.ndarray, *, source: str,
     if spec.on_grain and "off-grain" not in waive:
         off = np.flatnonzero(t_us % grain_us != 0)
         if off.size:
+            _refuse_other_grain(spec, t_us, source=source,
+                                flags="--allow-off-grain --allow-any-spacing")
             i = int(off[0])
             raise RawDataError(
                 f"{name} {_fmt_us(t_us[i])} is not on the {spec.grain_seconds} s grain of "
@@ -162,12 +167,49 @@ def _check_times(spec: DatasetSpec, t_us: np.ndarray, *, source: str,
         steps = np.diff(np.sort(t_us))
         typical = float(np.median(steps))
         if not 0.5 * grain_us <= typical <= 1.5 * grain_us:
+            _refuse_other_grain(spec, t_us, source=source, flags="--allow-any-spacing")
             raise RawDataError(
                 f"{name}: rows are typically {_fmt_step(typical)} apart, but {spec.name} has a "
                 f"{spec.grain_seconds} s grain: wrong dataset or wrong time unit",
                 file=source, row=2,
                 hint="check --dataset and --time-unit; if the spacing is right, re-run with "
                      "--allow-any-spacing")
+
+
+def grain_siblings(spec: DatasetSpec) -> list[DatasetSpec]:
+    """The datasets that differ from ``spec`` in their grain only: ``um_klines_1m`` ->
+    [``um_klines_5m``], ``spot_klines_5m`` -> [``spot_klines_1m``]; none for the others."""
+    stem = _GRAIN_SUFFIX.sub("", spec.name)
+    if stem == spec.name:
+        return []
+    return [d for d in DATASETS.values() if d.name != spec.name and d.grain_seconds
+            and _GRAIN_SUFFIX.sub("", d.name) == stem and d.columns == spec.columns]
+
+
+def _fits_grain(spec: DatasetSpec, t_us: np.ndarray) -> bool:
+    """True when the stamps sit on ``spec``'s grain (when it has one) and are typically spaced
+    by it."""
+    grain_us = spec.grain_seconds * 1_000_000
+    if spec.on_grain and (t_us % grain_us != 0).any():
+        return False
+    typical = float(np.median(np.diff(np.sort(t_us))))
+    return 0.5 * grain_us <= typical <= 1.5 * grain_us
+
+
+def _refuse_other_grain(spec: DatasetSpec, t_us: np.ndarray, *, source: str, flags: str) -> None:
+    """Bars of another grain than ``spec``'s that fit a sibling dataset (1m bars offered as
+    ``um_klines_5m``, 5m bars as ``um_klines_1m``): RawDataError naming that dataset (and the
+    ``flags`` that would accept them as ``spec`` anyway)."""
+    for other in grain_siblings(spec):
+        if _fits_grain(other, t_us):
+            typical = float(np.median(np.diff(np.sort(t_us))))
+            raise RawDataError(
+                f"{spec.time_column}: rows are typically {_fmt_step(typical)} apart, but "
+                f"{spec.name} has a {spec.grain_seconds} s grain: these are "
+                f"{other.name} bars ({other.grain_seconds} s)",
+                file=source, row=2,
+                hint=f"import them with --dataset {other.name}; if they really are "
+                     f"{spec.name} bars, re-run with {flags}")
 
 
 def _fmt_step(us: float) -> str:

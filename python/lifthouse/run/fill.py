@@ -28,7 +28,7 @@ def fill_by_ingest(cfg: RunConfig, log: RunLog) -> None:
 
     funding_days = int(effective_vars(cfg)["funding_lookback_days"])
     start = cfg.start_date - dt.timedelta(days=cfg.lookback_days)
-    datasets = parse_datasets(None)
+    datasets = parse_datasets(None, bar_minutes=cfg.bar_minutes)
     others = [d for d in datasets if d != "um_funding_rate"]
     jobs = [(others, start)]
     if "um_funding_rate" in datasets:
@@ -36,7 +36,7 @@ def fill_by_ingest(cfg: RunConfig, log: RunLog) -> None:
     for ds, first in jobs:
         log(f"ingest {','.join(ds)} {','.join(cfg.symbols)} {first}..{cfg.end_date}")
         rep = ingest(cfg.symbols, ds, first, cfg.end_date, data_dir=cfg.data_dir,
-                     progress_stream=None)
+                     progress_stream=None, bar_minutes=cfg.bar_minutes)
         for line in rep.render().splitlines():
             log.raw("  ingest| " + line)
         if rep.exit_code != 0:

@@ -6,10 +6,11 @@ retries, verifies it against its ``.CHECKSUM``, parses the CSV and writes throug
 """
 
 from lifthouse.data.ingest.download import FetchError, NotFound, RetryPolicy
-from lifthouse.data.ingest.layout import DEFAULT_BASE_URL, SOURCES, Archive, parse_datasets, plan
+from lifthouse.data.ingest.layout import (DEFAULT_BASE_URL, SOURCES, Archive, aliases, all_datasets,
+                                          parse_datasets, plan)
 from lifthouse.data.ingest.pipeline import ArchiveResult, IngestReport, ingest
 
 __all__ = [
     "Archive", "ArchiveResult", "DEFAULT_BASE_URL", "FetchError", "IngestReport", "NotFound",
-    "RetryPolicy", "SOURCES", "ingest", "parse_datasets", "plan",
+    "RetryPolicy", "SOURCES", "aliases", "all_datasets", "ingest", "parse_datasets", "plan",
 ]

@@ -11,7 +11,7 @@ from lifthouse.data.ingest.download import RetryPolicy
 from lifthouse.data.ingest.layout import ALIASES, DEFAULT_BASE_URL, SOURCES, parse_datasets, parse_symbols
 from lifthouse.data.ingest.pipeline import ingest
 from lifthouse.data.raw import resolve_data_dir, warn_if_sample_dir
-from lifthouse.data.schema import RawDataError
+from lifthouse.data.schema import BAR_MINUTES, RawDataError
 
 
 def parse_date(text: str) -> dt.date:
@@ -29,7 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="day after the last one (exclusive, like the run window), YYYY-MM-DD")
     parser.add_argument("--datasets", default="all",
                         help=f"comma-separated: {', '.join(SOURCES)} or short names "
-                             f"({', '.join(ALIASES)}); default: all")
+                             f"({', '.join(ALIASES)}); klines, perp and spot mean the klines "
+                             "of --bar-minutes; default: all (the klines of --bar-minutes only)")
+    parser.add_argument("--bar-minutes", type=int, choices=BAR_MINUTES, default=1,
+                        help="the klines grain: 5 makes klines/perp/spot and 'all' mean "
+                             "um_klines_5m / spot_klines_5m (default 1)")
     src = parser.add_mutually_exclusive_group()
     src.add_argument("--base-url", default=DEFAULT_BASE_URL,
                      help=f"archive root (default {DEFAULT_BASE_URL}; file:///path for a mirror)")
@@ -60,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     warn_if_sample_dir(resolve_data_dir(args.data_dir))
     report = ingest(
         parse_symbols(args.symbols),
-        parse_datasets(args.datasets),
+        parse_datasets(args.datasets, args.bar_minutes),
         args.start,
         args.end,
         data_dir=resolve_data_dir(args.data_dir),
@@ -70,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
         replace=args.replace,
         progress_stream=None if args.quiet else sys.stderr,
+        bar_minutes=args.bar_minutes,
     )
     print(report.render())
     return report.exit_code

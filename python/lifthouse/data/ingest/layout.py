@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Callable
 
 from lifthouse.data.raw import normalize_symbol
-from lifthouse.data.schema import DATASETS, RawDataError
+from lifthouse.data.schema import (BAR_MINUTES, DATASETS, RawDataError, check_bar_minutes,
+                                   perp_klines_dataset, spot_klines_dataset)
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ class Source:
     dataset: str
     market: str  # "futures/um", "futures/cm", "spot"
     kind: str  # archive folder: klines, markPriceKlines, fundingRate, metrics, ...
-    interval: str | None  # "1m" for klines, None otherwise
+    interval: str | None  # "1m" / "5m" for klines, None otherwise
     monthly: bool
     daily: bool
 
@@ -37,6 +39,8 @@ SOURCES: dict[str, Source] = {
     for s in [
         Source("um_klines_1m", "futures/um", "klines", "1m", True, True),
         Source("spot_klines_1m", "spot", "klines", "1m", True, True),
+        Source("um_klines_5m", "futures/um", "klines", "5m", True, True),
+        Source("spot_klines_5m", "spot", "klines", "5m", True, True),
         Source("um_mark_klines_1m", "futures/um", "markPriceKlines", "1m", True, True),
         Source("um_premium_index_klines_1m", "futures/um", "premiumIndexKlines", "1m", True, True),
         Source("um_funding_rate", "futures/um", "fundingRate", None, True, False),
@@ -45,11 +49,15 @@ SOURCES: dict[str, Source] = {
     ]
 }
 
-# short names accepted by --datasets, besides the raw dataset names
-ALIASES: dict[str, str] = {
-    "klines": "um_klines_1m",
-    "perp": "um_klines_1m",
-    "spot": "spot_klines_1m",
+# short names whose dataset is the klines of the grain ingest is asked for (--bar-minutes)
+GRAIN_ALIASES: dict[str, Callable[[int], str]] = {
+    "klines": perp_klines_dataset,
+    "perp": perp_klines_dataset,
+    "spot": spot_klines_dataset,
+}
+# short names of one dataset whatever the grain
+FIXED_ALIASES: dict[str, str] = {
+    **{f"{name}{m}m": fn(m) for m in BAR_MINUTES for name, fn in GRAIN_ALIASES.items()},
     "mark": "um_mark_klines_1m",
     "premium": "um_premium_index_klines_1m",
     "funding": "um_funding_rate",
@@ -58,6 +66,20 @@ ALIASES: dict[str, str] = {
     "open_interest": "um_open_interest_5m",
     "liquidations": "um_liquidations",
 }
+# the klines datasets of one grain: "all" takes those of the grain asked for only
+KLINES_GRAIN: dict[str, int] = {fn(m): m for m in BAR_MINUTES for fn in GRAIN_ALIASES.values()}
+
+
+def aliases(bar_minutes: int = 1) -> dict[str, str]:
+    """The short names --datasets accepts, besides the raw dataset names, at ``bar_minutes``:
+    ``klines``/``perp`` and ``spot`` mean the klines of that grain; ``klines5m``, ``spot1m``,
+    ``funding``, ``oi``, ... mean one dataset whatever the grain."""
+    grain = check_bar_minutes(bar_minutes)
+    return {**{k: fn(grain) for k, fn in GRAIN_ALIASES.items()}, **FIXED_ALIASES}
+
+
+# the short names at the default grain (1m)
+ALIASES: dict[str, str] = aliases(1)
 
 # USD value of one COIN-M perpetual contract (Binance contract specs)
 CM_CONTRACT_USD: dict[str, float] = {"BTCUSD_PERP": 100.0}
@@ -68,20 +90,29 @@ DEFAULT_BASE_URL = "https://data.binance.vision"
 assert set(SOURCES) == set(DATASETS), "every raw dataset needs an archive source"
 
 
-def parse_datasets(text: str | None) -> list[str]:
-    """``"klines,funding"`` -> ``["um_klines_1m", "um_funding_rate"]``; None/"all" -> all."""
+def all_datasets(bar_minutes: int = 1) -> list[str]:
+    """Every archive dataset a run at ``bar_minutes`` can read: the klines of that grain (not
+    the other grain's) and every other dataset."""
+    grain = check_bar_minutes(bar_minutes)
+    return [d for d in SOURCES if KLINES_GRAIN.get(d, grain) == grain]
+
+
+def parse_datasets(text: str | None, bar_minutes: int = 1) -> list[str]:
+    """``"klines,funding"`` -> ``["um_klines_1m", "um_funding_rate"]`` (``um_klines_5m`` at
+    ``bar_minutes`` 5); None/"all" -> :func:`all_datasets`."""
     if text is None or text.strip().lower() in ("", "all"):
-        return list(SOURCES)
+        return all_datasets(bar_minutes)
+    names = aliases(bar_minutes)
     out: list[str] = []
     for part in text.split(","):
         name = part.strip()
         if not name:
             continue
-        ds = ALIASES.get(name.lower(), name)
+        ds = names.get(name.lower(), name)
         if ds not in SOURCES:
             raise RawDataError(
                 f"unknown dataset {name!r}",
-                hint=f"use one of {', '.join(SOURCES)} (or the short names {', '.join(ALIASES)})",
+                hint=f"use one of {', '.join(SOURCES)} (or the short names {', '.join(names)})",
             )
         if ds not in out:
             out.append(ds)

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from lifthouse.data.ingest.layout import Archive, contract_usd
-from lifthouse.data.schema import RawDataError
+from lifthouse.data.schema import DATASETS, RawDataError
 
 KLINE_COLUMNS = ["open_time", "open", "high", "low", "close", "volume", "close_time",
                  "quote_volume", "count", "taker_buy_volume", "taker_buy_quote_volume", "ignore"]
@@ -140,7 +140,7 @@ def _klines(t: pa.Table, archive: Archive) -> pa.Table:
     cols = {"open_time": _to_ts(t.column("open_time"))}
     for c in ("open", "high", "low", "close"):
         cols[c] = _f64(t, c)
-    if archive.dataset in ("um_klines_1m", "spot_klines_1m"):
+    if "volume" in DATASETS[archive.dataset].schema.names:  # trade klines, not mark/premium
         cols["volume"] = _f64(t, "volume")
         cols["quote_volume"] = _f64(t, "quote_volume")
         cols["count"] = t.column("count").cast(pa.int64())

@@ -40,9 +40,12 @@ from lifthouse.data.ingest.layout import (
 from lifthouse.data.ingest.parse import read_archive
 from lifthouse.data.atomic import atomic_write_bytes
 from lifthouse.data.raw import write_dataset
-from lifthouse.data.schema import REQUIRED_DATASETS, RawDataError
+from lifthouse.data.schema import BAR_MINUTES, RawDataError, required_datasets
 
 STATE_DIR = "_ingest"
+# datasets a run cannot do without at some grain (um_klines_1m, um_klines_5m, um_funding_rate):
+# asked for and empty for a symbol, they fail the ingest
+REQUIRED = frozenset(d for m in BAR_MINUTES for d in required_datasets(m))
 
 
 @dataclass
@@ -77,7 +80,7 @@ class IngestReport:
         """(dataset, symbol) pairs of required datasets that got no archive at all."""
         out = []
         for ds in self.datasets:
-            if ds not in REQUIRED_DATASETS:
+            if ds not in REQUIRED:
                 continue
             for sym in self.symbols:
                 rs = [r for r in self.results if r.archive.dataset == ds and r.archive.symbol == sym]
@@ -301,8 +304,12 @@ def ingest(
     replace: bool = False,
     today: dt.date | None = None,
     progress_stream: TextIO | None = sys.stderr,
+    bar_minutes: int = 1,
 ) -> IngestReport:
     """Fill the raw layer for ``symbols`` x ``datasets`` over [start, end) from the archive.
+
+    ``datasets`` are raw dataset names or short names (:func:`layout.aliases`); ``bar_minutes``
+    (1 or 5) is the grain the short names ``klines``, ``perp`` and ``spot`` mean.
 
     Raises :class:`RawDataError` only for problems that stop everything (bad arguments, data
     dir not writable); per-archive problems are collected in the report.
@@ -310,7 +317,7 @@ def ingest(
     t0 = time.monotonic()
     data_dir = Path(data_dir)
     symbols = parse_symbols(symbols)
-    datasets = parse_datasets(",".join(datasets))
+    datasets = parse_datasets(",".join(datasets), bar_minutes)
     today = today or dt.datetime.now(dt.timezone.utc).date()
     the_plan = plan(datasets, symbols, start, end, today)
     report = IngestReport(datasets, symbols, start, end,

@@ -7,7 +7,7 @@ import time
 
 from lifthouse import defaults
 from lifthouse.data import raw
-from lifthouse.data.schema import RawDataError
+from lifthouse.data.schema import BAR_MINUTES, RawDataError
 from lifthouse.data.sample.generator import TRUTH_DIR, TRUTH_FILE, generate
 from lifthouse.data.sample.params import synthetic_symbols
 
@@ -27,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--end", "--end-date", dest="end", default=defaults.END_DATE, help="analysis window end, exclusive")
     parser.add_argument("--lookback-days", type=int, default=defaults.LOOKBACK_DAYS,
                         help=f"bars generated before --start for warm-up (default {defaults.LOOKBACK_DAYS})")
+    parser.add_argument("--bar-minutes", type=int, choices=BAR_MINUTES, default=1,
+                        help="5 also writes um_klines_5m and spot_klines_5m: the generated 1m "
+                             "klines aggregated to 5 minutes (default 1: 1m klines only)")
     parser.add_argument("--force", action="store_true",
                         help="delete the files an earlier sample generation wrote for these symbols "
                              "first (real data is never deleted: that is an error)")
@@ -47,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
     truth = generate(data_dir, seed=args.seed, null=args.null, symbols=symbols, start=args.start,
                      end=args.end, lookback_days=args.lookback_days, force=args.force,
-                     progress=progress)
+                     progress=progress, bar_minutes=args.bar_minutes)
     dt = time.perf_counter() - t0
     total = sum(truth.rows_written.values())
     for ds, n in sorted(truth.rows_written.items()):

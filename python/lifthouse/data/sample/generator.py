@@ -3,8 +3,9 @@
 ``generate(data_dir, seed=7, null=False, symbols=..., start=..., end=..., lookback_days=7)``
 writes um_klines_1m, spot_klines_1m, um_funding_rate, um_open_interest_5m and um_liquidations
 through :func:`lifthouse.data.raw.write_dataset`, plus ``<data_dir>/_sample/ground_truth.json`` (the
-planted episodes and hypotheses). Memory is bounded by one month of one symbol plus a 7-day
-history buffer per symbol.
+planted episodes and hypotheses). With ``bar_minutes=5`` it also writes um_klines_5m and
+spot_klines_5m, its 1m klines aggregated (:func:`lifthouse.data.bars.aggregate_klines`). Memory
+is bounded by one month of one symbol plus a 7-day history buffer per symbol.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ import pyarrow as pa
 
 from lifthouse import defaults
 from lifthouse.data import raw
-from lifthouse.data.schema import RawDataError
+from lifthouse.data.bars import aggregate_klines
+from lifthouse.data.schema import (BAR_MINUTES, RawDataError, check_bar_minutes,
+                                   perp_klines_dataset, spot_klines_dataset)
 from lifthouse.data.sample import episodes as ep
 from lifthouse.data.sample import market as mk
 from lifthouse.data.sample.params import MINUTES_PER_DAY, MODEL, symbol_key, symbol_params
@@ -27,6 +30,7 @@ from lifthouse.data.sample.tables import (SymbolState, kline_table, liquidations
                                          open_interest_table, spot_table)
 
 GENERATOR_VERSION = "3"  # 3: files record their origin (raw.ORIGIN_KEY)
+# what every generation writes; a generation at bar_minutes 5 adds its klines aggregated to 5m
 SAMPLE_DATASETS = ("um_klines_1m", "spot_klines_1m", "um_funding_rate", "um_open_interest_5m",
                    "um_liquidations")
 TRUTH_DIR = raw.SAMPLE_DIR
@@ -56,11 +60,17 @@ class GroundTruth:
     funding_occupancy: dict[str, dict[str, float]]
     rows_written: dict[str, int] = field(default_factory=dict)
     generator_version: str = GENERATOR_VERSION
+    bar_minutes: int = 1
 
     def params(self) -> dict:
-        return {"seed": self.seed, "null": self.null, "symbols": self.symbols, "start": self.start,
-                "end": self.end, "lookback_days": self.lookback_days,
-                "generator_version": self.generator_version}
+        """The generation's parameters (``bar_minutes`` only when not 1: a 1m generation's
+        ground truth is the same as before 5m bars existed)."""
+        out = {"seed": self.seed, "null": self.null, "symbols": self.symbols, "start": self.start,
+               "end": self.end, "lookback_days": self.lookback_days,
+               "generator_version": self.generator_version}
+        if self.bar_minutes != 1:
+            out["bar_minutes"] = self.bar_minutes
+        return out
 
     def to_dict(self) -> dict:
         return {
@@ -89,7 +99,8 @@ class GroundTruth:
         w = d["window"]
         return cls(d["seed"], d["null"], d["symbols"], w["start"], w["end"], w["lookback_days"],
                    w["bars_start"], w["funding_start"], d["episodes"], d["hypotheses"],
-                   d["funding_occupancy"], d.get("rows_written", {}), d["generator_version"])
+                   d["funding_occupancy"], d.get("rows_written", {}), d["generator_version"],
+                   int((d.get("params") or {}).get("bar_minutes", 1)))
 
 
 def hypotheses(null: bool) -> list[dict]:
@@ -152,8 +163,33 @@ def _init_state(seed: int, symbol: str, f_start, end, start) -> tuple[SymbolStat
     return st, occ
 
 
+def sample_datasets(bar_minutes: int = 1) -> tuple[str, ...]:
+    """The datasets a generation at ``bar_minutes`` writes: :data:`SAMPLE_DATASETS`, plus the
+    perp and spot klines of that grain when it is not 1."""
+    bar_minutes = check_bar_minutes(bar_minutes)
+    if bar_minutes == 1:
+        return SAMPLE_DATASETS
+    return SAMPLE_DATASETS + (perp_klines_dataset(bar_minutes), spot_klines_dataset(bar_minutes))
+
+
+# every dataset some generation writes (what --force and a re-generation may delete)
+ALL_SAMPLE_DATASETS = tuple(dict.fromkeys(d for m in BAR_MINUTES for d in sample_datasets(m)))
+
+
 def existing_sample_files(data_dir: Path, symbols: list[str]) -> list[Path]:
-    return [f for ds in SAMPLE_DATASETS for s in symbols for f in raw.list_files(data_dir, ds, s)]
+    """The files of every dataset a generation may write (any grain) for ``symbols``."""
+    return [f for ds in ALL_SAMPLE_DATASETS for s in symbols
+            for f in raw.list_files(data_dir, ds, s)]
+
+
+def _same_market(stored: dict, mine: dict) -> bool:
+    """True when two generations' params describe the same market: the generator version and
+    the grain do not count (every generation writes the same 1m market; a 5m one adds its
+    aggregate), so a generation's files are its own to rebuild at either grain."""
+    drop = ("generator_version", "bar_minutes")
+    a = {k: v for k, v in stored.items() if k not in drop}
+    b = {k: v for k, v in mine.items() if k not in drop}
+    return bool(a) and a == b
 
 
 def _check_target(data_dir: Path, symbols: list[str], params: dict, force: bool) -> None:
@@ -170,10 +206,7 @@ def _check_target(data_dir: Path, symbols: list[str], params: dict, force: bool)
             stored = dict(json.loads(truth.read_text()).get("params") or {})
         except (OSError, json.JSONDecodeError):
             stored = {}
-        mine = dict(params)
-        stored.pop("generator_version", None)
-        mine.pop("generator_version", None)
-        same = bool(stored) and stored == mine
+        same = _same_market(stored, dict(params))
     origins = {f: raw.file_origins(f) for f in found}
     # files of this same generation written before origins were recorded are the sample's own
     legacy = {"unknown"} if same else set()
@@ -209,9 +242,12 @@ def generate(data_dir: str | Path | None = None, *, seed: int = defaults.SAMPLE_
              null: bool = False, symbols: tuple[str, ...] | list[str] = defaults.SYMBOLS,
              start: str = defaults.START_DATE, end: str = defaults.END_DATE,
              lookback_days: int = defaults.LOOKBACK_DAYS, force: bool = False,
-             progress=None) -> GroundTruth:
+             progress=None, bar_minutes: int = 1) -> GroundTruth:
     """Generate the sample market into ``data_dir`` (default: the raw data dir) and return the
-    ground truth (also written to ``<data_dir>/_sample/ground_truth.json``)."""
+    ground truth (also written to ``<data_dir>/_sample/ground_truth.json``). ``bar_minutes``
+    5 also writes um_klines_5m and spot_klines_5m: the 1m klines aggregated, month by month
+    (every 5-minute slot of the 1m bars; the planted episodes stay in 1m times)."""
+    bar_minutes = check_bar_minutes(bar_minutes)
     data_dir = raw.resolve_data_dir(data_dir)
     symbols = [raw.normalize_symbol(s) for s in symbols]
     if len(set(symbols)) != len(symbols) or not symbols:
@@ -223,10 +259,11 @@ def generate(data_dir: str | Path | None = None, *, seed: int = defaults.SAMPLE_
     f_start = (bars_start - np.timedelta64(FUNDING_LEAD_DAYS * MINUTES_PER_DAY, "m"))
     f_start = f_start.astype("datetime64[D]").astype("datetime64[m]")
     truth = GroundTruth(seed, null, symbols, str(t_start), str(t_end), lookback_days,
-                        str(bars_start), str(f_start), [], hypotheses(null), {})
+                        str(bars_start), str(f_start), [], hypotheses(null), {},
+                        bar_minutes=bar_minutes)
     _check_target(data_dir, symbols, truth.params(), force)
 
-    rows = dict.fromkeys(SAMPLE_DATASETS, 0)
+    rows = dict.fromkeys(sample_datasets(bar_minutes), 0)
     states: dict[str, SymbolState] = {}
     for s in symbols:
         st, occ = _init_state(seed, s, f_start, t_end, t_start)
@@ -253,7 +290,7 @@ def generate(data_dir: str | Path | None = None, *, seed: int = defaults.SAMPLE_
         eligible = (g >= g_start) & (g < g_last_ok)
         for s in symbols:
             counts = _symbol_month(data_dir, states[s], seed, null, mkey, times, mod, g0,
-                                   h_m, z_m, eligible, truth)
+                                   h_m, z_m, eligible, truth, bar_minutes)
             for k, v in counts.items():
                 rows[k] += v
         if progress is not None:
@@ -266,7 +303,8 @@ def generate(data_dir: str | Path | None = None, *, seed: int = defaults.SAMPLE_
 
 def _symbol_month(data_dir: Path, st: SymbolState, seed: int, null: bool, mkey: int,
                   times: np.ndarray, mod: np.ndarray, g0: int, h_m: np.ndarray, z_m: np.ndarray,
-                  eligible: np.ndarray, truth: GroundTruth) -> dict[str, int]:
+                  eligible: np.ndarray, truth: GroundTruth, bar_minutes: int = 1
+                  ) -> dict[str, int]:
     sp, n = st.sp, times.size
     rng = {k: mk.rng_for(seed, st.key, mkey, k) for k in (S_VOL, S_RET, S_BAR, S_PLANT, S_LIQ,
                                                             S_OI, S_SPOT)}
@@ -367,7 +405,20 @@ def _symbol_month(data_dir: Path, st: SymbolState, seed: int, null: bool, mkey: 
     spot = spot_table(rng[S_SPOT], st, t_us, logc, up, down, vol_usd, r, sig, carry, taker_noise,
                  count_noise, sp)
     counts["spot_klines_1m"] = _write(data_dir, "spot_klines_1m", sp.symbol, spot)
+    if bar_minutes != 1:
+        counts.update(_aggregates(data_dir, sp.symbol, klines, spot, bar_minutes))
     return counts
+
+
+def _aggregates(data_dir: Path, symbol: str, perp: pa.Table, spot: pa.Table,
+                bar_minutes: int) -> dict[str, int]:
+    """Write one symbol-month's perp and spot klines aggregated to ``bar_minutes``."""
+    return {
+        perp_klines_dataset(bar_minutes): _write(data_dir, perp_klines_dataset(bar_minutes),
+                                                 symbol, aggregate_klines(perp, bar_minutes)),
+        spot_klines_dataset(bar_minutes): _write(data_dir, spot_klines_dataset(bar_minutes),
+                                                 symbol, aggregate_klines(spot, bar_minutes)),
+    }
 
 
 def _write(data_dir: Path, dataset: str, symbol: str, table: pa.Table) -> int:
