@@ -4,8 +4,8 @@
     so a window of m minutes is m / bar_minutes rows of it.
 
     bar_minutes()          the grain, an integer.
-    bars(minutes, name)    `minutes` as a number of bars; a compile error naming `name` when it is
-                           not a multiple of the grain.
+    bars(minutes, name)    `minutes` as a number of bars; a compile error naming the var `name`
+                           (and the value to pass) when it is not a multiple of the grain.
     grain_var(name)        var(name), or, when that is null, its grain's default from
                            var('grain_defaults') (the vars whose 1m default is not a multiple of 5).
     klines_dataset(kind)   the raw dataset of the run's klines: 'um' -> um_klines_<grain>m,
@@ -15,10 +15,14 @@
     {{- return(var('bar_minutes') | int) -}}
 {%- endmacro %}
 
-{% macro bars(minutes, name='a window') -%}
+{% macro bars(minutes, name=none) -%}
     {%- set step = lifthouse.bar_minutes() -%}
     {%- if (minutes | int) % step != 0 -%}
-        {{ exceptions.raise_compiler_error(name ~ " = " ~ minutes ~ " minutes is not a multiple of bar_minutes " ~ step) }}
+        {%- do lifthouse.check_grain_vars() -%}
+        {%- set what = ("var " ~ name ~ " = " ~ minutes) if name else ("a window of " ~ minutes) -%}
+        {{ exceptions.raise_compiler_error(what ~ " minutes must be a whole multiple of bar_minutes " ~ step
+            ~ " (windows stay in minutes; the grid steps by " ~ step ~ ")"
+            ~ (": pass --vars '{" ~ name ~ ": " ~ (((minutes | int) // step + 1) * step) ~ "}' or another multiple" if name else "")) }}
     {%- endif -%}
     {{- return((minutes | int) // step) -}}
 {%- endmacro %}

@@ -28,7 +28,16 @@
                 "var " ~ name ~ " = " ~ tojson(value) ~ " must be a whole number of days >= 0") }}
         {%- endif -%}
     {%- endfor -%}
-    {#- the grain, and every window var a multiple of it (macros/grain.sql) -#}
+    {%- do lifthouse.check_grain_vars() -%}
+    select 1
+{%- endmacro %}
+
+{#-
+    check_grain_vars(): bar_minutes is 1 or 5 and every window var a whole multiple of it, else one
+    compile error naming the var and the value to pass. Called by validate_run_vars and by the
+    frame macros before their own, less specific error (a model is parsed before the hook runs).
+-#}
+{% macro check_grain_vars() -%}
     {%- set step = var('bar_minutes') -%}
     {%- if step not in [1, 5] -%}
         {{ exceptions.raise_compiler_error(
@@ -45,7 +54,6 @@
                 ~ ((((value | int) // step) + 1) * step if value is number else step) ~ "}' or another multiple") }}
         {%- endif -%}
     {%- endfor -%}
-    select 1
 {%- endmacro %}
 
 {#- the window vars, in minutes, that the grid turns into rows: each a multiple of bar_minutes -#}

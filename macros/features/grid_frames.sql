@@ -20,6 +20,7 @@
 {% macro minutes_frame(from_minutes, to_minutes=0, step_minutes=none) -%}
     {%- set step = (lifthouse.bar_minutes() if step_minutes is none else step_minutes) | int -%}
     {%- if (from_minutes | int) % step != 0 or (to_minutes | int) % step != 0 -%}
+        {%- do lifthouse.check_grain_vars() -%}
         {{ exceptions.raise_compiler_error("minutes_frame: " ~ from_minutes ~ " and " ~ to_minutes ~ " minutes must be multiples of the grid step " ~ step) }}
     {%- endif -%}
     rows between {{ (from_minutes | int) // step }} preceding and
@@ -52,6 +53,7 @@
 {% macro trailing_count(running_column, window_minutes, window, step_minutes=none) -%}
     {%- set step = (lifthouse.bar_minutes() if step_minutes is none else step_minutes) | int -%}
     {%- if (window_minutes | int) % step != 0 -%}
+        {%- do lifthouse.check_grain_vars() -%}
         {{ exceptions.raise_compiler_error("trailing_count: " ~ window_minutes ~ " minutes must be a multiple of the grid step " ~ step) }}
     {%- endif -%}
     ({{ running_column }} - coalesce(lag({{ running_column }}, {{ (window_minutes | int) // step }}) over ({{ window }}), 0))
