@@ -35,11 +35,12 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow]
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
 REAL_VARS = {"symbols": SYMBOLS, "start_date": "2025-06-01", "end_date": "2025-06-11",
              "lookback_days": 7}
-# the cluster leg's window: 5 days and 2 lookback days of the sample. Spark's sliding 24 h frames
-# cost rows x frame, so the leg's time scales with its bars: the 10 + 7 days it had took 303 s
-# of CI time; the short lookback also puts the trailing windows' warm-up (NULL states) on Spark
-SAMPLE_VARS = {"symbols": SYMBOLS, "start_date": "2025-01-08", "end_date": "2025-01-13",
-               "lookback_days": 2}
+# the cluster leg runs at 5-minute bars (var bar_minutes; the other legs at 1m), over 7 days and
+# 2 lookback days of the sample. Spark's sliding 24 h frames cost rows x frame, so the leg's time
+# scales with its bars: at 5m a day is 288 bars (a 24 h frame 288 rows) instead of 1440; the
+# short lookback also puts the trailing windows' warm-up (NULL states) on Spark
+SAMPLE_VARS = {"symbols": SYMBOLS, "start_date": "2025-01-08", "end_date": "2025-01-15",
+               "lookback_days": 2, "bar_minutes": 5}
 # table -> key columns (a total order of its rows)
 TABLES = {
     "features_v1": ["symbol", "open_time"],
@@ -228,19 +229,23 @@ def test_real_data_parity_local(real_data_dir: Path, tmp_path: Path):
 
 
 def test_sample_parity_on_loopback_cluster(tmp_path: Path, loopback_cluster: str):
-    """The sample on the standalone cluster: seeds and models, no data tests. The ~200 data tests cost
-    about 1 s each on Spark; they run on Spark in the local leg, and the rows here are checked
-    against a DuckDB build that runs them too."""
+    """The sample at 5-minute bars on the standalone cluster: seeds and models, no data tests.
+    The ~80 data tests cost about 1 s each on Spark; they run on Spark in the local leg, and the
+    rows here are checked against a DuckDB build that runs them too."""
     from lifthouse.data.sample.generator import generate
 
     raw_dir = tmp_path / "raw"
     generate(raw_dir, symbols=SYMBOLS, start=SAMPLE_VARS["start_date"],
-             end=SAMPLE_VARS["end_date"], lookback_days=SAMPLE_VARS["lookback_days"])
+             end=SAMPLE_VARS["end_date"], lookback_days=SAMPLE_VARS["lookback_days"],
+             bar_minutes=SAMPLE_VARS["bar_minutes"])
     duck = build("duckdb", raw_dir, SAMPLE_VARS, tmp_path)
     spark = build("spark", raw_dir, SAMPLE_VARS, tmp_path, master=loopback_cluster,
                   data_tests=False)
     rows = assert_parity(duck, spark)
     assert rows["event_registry"] > 0 and rows["phase2_trades"] > 0, rows
+    with duckdb.connect(str(spark), read_only=True) as con:   # the leg really ran at 5m
+        steps = con.execute("select distinct close_time - open_time from features_v1").fetchall()
+    assert steps == [(pd.Timedelta(minutes=5).to_pytimedelta(),)], steps
 
 
 # test_truncation's edges all lie in the last 6 hours before T; on Spark, whose sliding frames
