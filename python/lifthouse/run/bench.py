@@ -8,6 +8,9 @@ Each step runs as its own child process, so its wall time includes interpreter a
                   manifest); per-stage and slowest-model times come from the run manifest.
 3. ``run_real``   the same on the real Binance data in ../shared/data (imported into a temp
                   raw layout first), when that folder exists; skipped with a message otherwise.
+   ``run_real_long_5m`` the long real answer at 5-minute bars (reports/milestone_d_long: 3 symbols,
+                  2025-01-08 .. 2026-02-19, ``--bar-minutes 5``) on ../shared/data's long_5m/ and
+                  open interest, when long_5m/ exists.
 4. ``scale_20x365`` (``--scale``) the full run at 20 symbols x 365 days of the sample market.
 5. ``lift_grid_20x365`` (``--scale``) the candidate lift with a grid of >= 10,000 candidates:
                   a copy of the 20 x 365 warehouse whose ``candidate_horizons`` seed table holds
@@ -42,6 +45,13 @@ from lifthouse.run.dbt import REPO_ROOT
 
 REAL_DATA = Path(os.environ.get("LIFTHOUSE_REAL_DATA", REPO_ROOT.parent / "shared" / "data" / "binance"))
 REAL_WINDOW = ("2025-05-12", "2025-06-24")  # full 1m days 2025-05-05.. minus the 7-day lookback
+# the long real answer at 5-minute bars (reports/milestone_d_long): long_5m/ has 2024-12-31 ..
+# 2026-02-19, minus the 7-day lookback
+LONG_WINDOW = ("2025-01-08", "2026-02-19")
+# dataset -> its folder under REAL_DATA for the long run
+LONG_DATASETS = {"um_klines_5m": "long_5m/um_klines_5m", "spot_klines_5m": "long_5m/spot_klines_5m",
+                 "um_funding_rate": "long_5m/um_funding_rate",
+                 "um_open_interest_5m": "um_open_interest_5m"}
 
 SCALE_START = "2025-01-01"
 # the larger grid of the lift_grid step: twice the four horizons of seeds/candidate_horizons.csv
@@ -156,10 +166,11 @@ def bench_sample(work: Path) -> dict:
 
 
 def bench_run(work: Path, name: str, raw: Path, start: str, end: str,
-              symbols: list[str] | None = None, env: dict[str, str] | None = None) -> dict:
+              symbols: list[str] | None = None, env: dict[str, str] | None = None,
+              bar_minutes: int = 1) -> dict:
     out = work / f"{name}_out"
     cmd = [_lifthouse(), "run", "--run-id", name, "--start-date", start, "--end-date", end,
-           "--data-dir", str(raw), "--out-dir", str(out)]
+           "--data-dir", str(raw), "--out-dir", str(out), "--bar-minutes", str(bar_minutes)]
     if symbols:
         cmd += ["--symbols", ",".join(symbols)]
     res = measure(cmd, work / f"{name}.log", env=env)
@@ -174,6 +185,17 @@ def import_real(work: Path) -> Path:
     raw = work / "real_raw"
     for dataset in ("um_klines_1m", "um_funding_rate", "um_open_interest_5m", "spot_klines_1m"):
         files = sorted((REAL_DATA / dataset).glob("*.parquet"))
+        import_files(files, dataset, data_dir=raw, log=lambda *_: None)
+    return raw
+
+
+def import_real_long(work: Path) -> Path:
+    """The real 5m data of the long answer (LONG_DATASETS) into a raw layout."""
+    from lifthouse.data.importer import import_files
+
+    raw = work / "real_long_raw"
+    for dataset, folder in LONG_DATASETS.items():
+        files = sorted((REAL_DATA / folder).glob("*.parquet"))
         import_files(files, dataset, data_dir=raw, log=lambda *_: None)
     return raw
 
@@ -325,6 +347,15 @@ def main(argv: list[str] | None = None) -> int:
             steps["run_real"] = bench_run(work, "bench_real", raw, *REAL_WINDOW)
         else:
             steps["run_real"] = {"skipped": f"real data not found at {REAL_DATA}"}
+        if (REAL_DATA / "long_5m" / "um_klines_5m").is_dir():
+            t = time.perf_counter()
+            raw = import_real_long(work)
+            steps["import_real_long_5m"] = {"wall_s": time.perf_counter() - t,
+                                            "peak_rss_mb": float("nan"), "rc": 0}
+            steps["run_real_long_5m"] = bench_run(work, "bench_real_long", raw, *LONG_WINDOW,
+                                                  bar_minutes=5)
+        else:
+            steps["run_real_long_5m"] = {"skipped": f"no long_5m/ under {REAL_DATA}"}
     if args.scale:
         steps["scale_20x365"] = bench_scale(work, args.cache, 20)
         steps["lift_grid_20x365"] = bench_lift_grid(work, steps["scale_20x365"])

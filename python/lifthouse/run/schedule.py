@@ -6,7 +6,7 @@ unique id. With two threads that is a poor order here: the seeds' ~20 tests and 
 staging tables' tests (depth 1, names sorting first) run before the tests of the 1m perp
 bars, which every expensive model waits for; and ``int_features_open_interest_computed`` runs
 before ``int_perp_bars_gridded`` because its name sorts first. At 20 symbols x 365 days the
-grid started 25 s after its input was ready (docs/benchmarks.md, "seventh step").
+grid started 25 s after its input was ready (docs/benchmarks.md).
 
 ``critical_path_scores`` ranks a ready node by the length of the longest chain of nodes it
 still blocks (its own weight included), longest first, then by how many nodes it blocks, then
