@@ -320,6 +320,26 @@ def test_broken_filter_gives_exact_zero_and_is_flagged():
     assert not san.loc[san["check_name"] == "condition_filter", "check_ok"].any()
 
 
+def test_a_condition_that_holds_for_every_twin_event_is_zero_by_construction_not_a_bug():
+    """Every event vol_high (as for vacuums at 5m, where the shock fills the 60-minute
+    volatility): the vol_high candidates trade exactly their twin's events, so their lift is 0
+    by construction. That is no probable bug (the filter works: the other vol conditions
+    trade nothing), and the sanity row says why the lift is 0."""
+    ev = make_events(n_days=40, per_day=6, seed=12)
+    ev["vol_regime"] = "vol_high"
+    plan = make_plan()
+    trades = backtest(plan, ev, null_gross, n_days=40)
+    lift = candidate_lift(plan, trades, FAST)
+    s = lift_summary(plan, trades, lift, None, FAST)
+    roll = s.loc[(s["row_type"] == "rollup") & (s["condition"] == "vol_high")]
+    assert len(roll) and (roll["lift_bps"] == 0.0).all() and (roll["n_cond"] == roll["n_twin"]).all()
+    assert roll["flag"].isna().all(), roll["flag"].tolist()
+    san = s.loc[s["row_type"] == "sanity"].set_index("row_key")
+    row = san.loc["zero_lift_rollup|EVT|vol_high"]
+    assert row["check_ok"] == True  # noqa: E712
+    assert str(row["detail"]).startswith("lift 0 by construction: the condition holds for all")
+
+
 def test_tiny_n_is_inconclusive_with_reason():
     plan, trades, _ = make_world(n_days=4, per_day=1, seed=7)
     out = verdicts(candidate_lift(plan, trades, FAST), FAST)

@@ -201,9 +201,13 @@ def lift_checks(lift: pd.DataFrame, roll: pd.DataFrame | None = None) -> list[di
     if roll is not None and len(roll):
         for r in roll.loc[roll["row_type"] == "rollup"].itertuples(index=False):
             flagged = isinstance(r.flag, str) and r.flag != ""
+            by_construction = r.lift_bps == 0.0 and r.n_cond == r.n_twin and r.n_cond > 0
             rows.append(dict(check="zero_lift_rollup", scope=f"{r.event_type}|{r.condition}",
                              value=float(r.lift_bps), expected="!= 0", ok=not flagged,
-                             detail=r.flag if flagged else "roll-up lift not 0"))
+                             detail=r.flag if flagged else
+                             (f"lift 0 by construction: the condition holds for all "
+                              f"{int(r.n_twin)} twin events" if by_construction
+                              else "roll-up lift not 0")))
     return rows
 
 
