@@ -23,6 +23,8 @@ SPEC_NAMED_MARTS = {
     "candidate_plan": "SPEC 6 Candidate plan",
     "phase2_trades": "SPEC 6 Phase 2 backtest",
     "phase2_candidate_results": "SPEC 7, 10 the Phase 2 candidate table",
+    "phase2_candidate_daily": "the daily P&L matrix of the data-snooping tests (docs/phase2.md)",
+    "phase2_grid_tests": "the grid-level data-snooping tests (docs/phase2.md)",
     "lift_summary": "SPEC 8, 10 lift_summary",
 }
 MART_PREFIXES = ("rpt_", "dq_", "fct_", "dim_")

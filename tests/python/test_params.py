@@ -16,18 +16,21 @@ from lifthouse import defaults
 from lifthouse.research.backtest import Costs
 from lifthouse.research.params import LiftParams, from_config
 from lifthouse.research.promotion import Gates
+from lifthouse.research.snooping_grid import SnoopParams
 from lifthouse.research.split import Split, split_for_plan
 from lifthouse.run.config import project_vars
 from lifthouse.run.dbt import REPO_ROOT
 
 VARS = project_vars()
-PARAMS = (LiftParams, Gates, Costs, Split)
+PARAMS = (LiftParams, Gates, Costs, Split, SnoopParams)
 # model -> the params classes it builds from its config
 MODELS = {
     "models/intermediate/lift/int_candidate_lift.py": (LiftParams,),
     "models/marts/ablation/lift_summary.py": (LiftParams,),
     "models/marts/phase2/phase2_trades.py": (Costs, Split),
-    "models/marts/phase2/phase2_candidate_results.py": (Gates, Split),
+    "models/marts/phase2/phase2_candidate_results.py": (Gates, Split, SnoopParams),
+    "models/marts/phase2/phase2_candidate_daily.py": (Split,),
+    "models/marts/phase2/phase2_grid_tests.py": (SnoopParams,),
 }
 
 

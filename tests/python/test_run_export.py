@@ -114,6 +114,20 @@ def build_warehouse(path: Path, *, reverse: bool = False) -> Path:
         order by row_num {order}
     """)
     con.execute(f"""
+        create table phase2_candidate_daily as select * from (values
+            ('{VAC}__all__h30__follow__BTCUSDT', 'discovery', date '2025-01-01', 1.0 / 3, 1),
+            ('{VAC}__all__h30__follow__BTCUSDT', 'discovery', date '2025-01-02', 0.0, 0),
+            ('{VAC}__all__h30__follow__BTCUSDT', 'holdout', date '2025-01-03', -2.5, 2)
+        ) v(candidate_id, block, day, net_bps, n_trades)
+        order by day {order}
+    """)
+    con.execute(f"""
+        create table phase2_grid_tests as select * from (values
+            ('all', 2, 1, 0.42, 0, 1.0 / 3), ('event_type={VAC}', 2, 1, 0.42, 0, 1.0 / 3)
+        ) v(scope, k, k_tested, spa_p_consistent, stepm_n_selected, pbo)
+        order by scope {order}
+    """)
+    con.execute(f"""
         create table rpt_screen_funnel as select * from (values
             ('{VAC}', 2, 0, 0, 30, 1), ('LIQUIDATION_CASCADE', 2, 0, 0, 30, 0)
         ) v(event_type, n_planned, n_enough_disc_trades, n_promoted, min_disc_trades_required,

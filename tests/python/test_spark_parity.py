@@ -49,6 +49,8 @@ TABLES = {
     "candidate_plan": ["candidate_id"],
     "phase2_trades": ["candidate_id", "event_id"],
     "phase2_candidate_results": ["candidate_id"],
+    "phase2_candidate_daily": ["candidate_id", "block", "day"],
+    "phase2_grid_tests": ["scope"],
     "lift_summary": ["row_num"],
 }
 SELECT = ["+lift_summary", "+phase2_candidate_results"]

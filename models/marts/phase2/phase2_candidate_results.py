@@ -1,5 +1,6 @@
 """Phase 2 candidate results (SPEC 6-7): one row per candidate with discovery (disc_) and
-holdout (hold_) statistics, BH/BY q-values, gates, the lift CI of int_candidate_lift and the
+holdout (hold_) statistics, BH/BY q-values, the data-snooping columns (psr, dsr, min_trl_days,
+stepm_selected: docs/phase2.md "Data snooping"), gates, the lift CI of int_candidate_lift and the
 promotion status.
 
 Thin wrapper: status counts and the traded rows are selected in the engine; statistics in
@@ -10,6 +11,7 @@ from lifthouse.research.params import from_config
 from lifthouse.research.split import split_for_plan
 from lifthouse.run.modelio import to_engine, to_pandas
 from lifthouse.research.promotion import Gates, build_candidate_results
+from lifthouse.research.snooping_grid import SnoopParams, candidate_snooping
 from lifthouse.research.stats import candidate_statistics
 
 
@@ -32,11 +34,21 @@ def model(dbt, session):
            "phase2_min_trades": dbt.config.get("phase2_min_trades"),
            "phase2_q_max": dbt.config.get("phase2_q_max"),
            "phase2_q_column": dbt.config.get("phase2_q_column"),
-           "phase2_holdout_lift_min_bps": dbt.config.get("phase2_holdout_lift_min_bps")}
+           "phase2_holdout_lift_min_bps": dbt.config.get("phase2_holdout_lift_min_bps"),
+           "phase2_gate_snooping": dbt.config.get("phase2_gate_snooping"),
+           "snoop_alpha": dbt.config.get("snoop_alpha"),
+           "snoop_reps": dbt.config.get("snoop_reps"),
+           "snoop_block_days": dbt.config.get("snoop_block_days"),
+           "snoop_pbo_blocks": dbt.config.get("snoop_pbo_blocks"),
+           "bootstrap_seed": dbt.config.get("bootstrap_seed")}
     # the embargo is never shorter than the longest horizon (lifthouse.research.split)
     split = split_for_plan(cfg.get, plan["horizon_min"])
     gates = from_config(Gates, cfg.get)
 
     stats = candidate_statistics(plan, trades, split.block_days())
+    # PSR / DSR / MinTRL and StepM's selection over the whole grid (the snooping gate's input)
+    daily = to_pandas(dbt.ref("phase2_candidate_daily"))
+    snoop = candidate_snooping(daily, plan, from_config(SnoopParams, cfg.get))
+    stats = stats.merge(snoop, on="candidate_id", how="left", validate="one_to_one")
     results = build_candidate_results(plan, stats, lift, gates)
     return to_engine(session, results.sort_values("candidate_id").reset_index(drop=True))

@@ -12,7 +12,8 @@ import dataclasses
 from typing import Any, Callable, TypeVar
 
 T = TypeVar("T")
-_CASTS: dict[str, Callable[[Any], Any]] = {"int": int, "float": float, "str": str}
+_CASTS: dict[str, Callable[[Any], Any]] = {"int": int, "float": float, "str": str,
+                                           "bool": lambda v: str(v).strip().lower() in ("true", "1")}
 
 
 def from_config(cls: type[T], get: Callable[[str], Any], **fixed: Any) -> T:

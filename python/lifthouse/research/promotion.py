@@ -43,6 +43,7 @@ class Gates:
     phase2_q_max: float = 0.10
     phase2_q_column: str = "q_bh"  # or "q_by" for the conservative view
     phase2_holdout_lift_min_bps: float = 0.0  # replication: holdout lift must exceed this
+    phase2_gate_snooping: bool = False  # promotion (and fallback) also needs stepm_selected
 
 
 def _fmt(x: float) -> str:
@@ -64,6 +65,10 @@ def apply_gates(results: pd.DataFrame, gates: Gates) -> pd.DataFrame:
     lift_lo = r["disc_lift_ci_low"].to_numpy(dtype=float)
     hold_lift = r["hold_lift_bps"].to_numpy(dtype=float)
     cond = r["is_conditioned"].fillna(False).to_numpy(dtype=bool)
+    # the snooping gate: StepM over the whole grid selects the candidate (phase2_grid_tests)
+    stepm = (r["stepm_selected"].fillna(False).to_numpy(dtype=bool)
+             if "stepm_selected" in r.columns else np.zeros(len(r), dtype=bool))
+    g_snoop = stepm if gates.phase2_gate_snooping else np.ones(len(r), dtype=bool)
 
     g_n = disc_n >= gates.phase2_min_trades
     with np.errstate(invalid="ignore"):
@@ -83,9 +88,10 @@ def apply_gates(results: pd.DataFrame, gates: Gates) -> pd.DataFrame:
     status[~g_n] = "insufficient_data"
 
     min_hold = _fmt(gates.phase2_holdout_lift_min_bps)
-    promoted = passes & cond & g_lift & g_hold_lift
+    promoted = passes & cond & g_lift & g_hold_lift & g_snoop
     status[promoted] = "promoted"
     reason[promoted] = f"passes gates; discovery lift CI > 0; holdout lift > {min_hold}"
+    reason[passes & cond & g_lift & g_hold_lift & ~g_snoop] = "not selected by StepM"
     reason[passes & cond & g_lift & ~g_hold_lift] = f"holdout_lift<={min_hold}"
     lift_fail = passes & cond & ~g_lift
     reason[lift_fail] = np.where(np.isnan(lift_lo[lift_fail]), "lift_ci (no lift row)",
@@ -95,9 +101,10 @@ def apply_gates(results: pd.DataFrame, gates: Gates) -> pd.DataFrame:
     fam_with_promotion = set(fam[promoted].tolist())
     twin_pass = passes & ~cond
     superseded = twin_pass & np.isin(fam, list(fam_with_promotion))
-    fallback = twin_pass & ~superseded
+    fallback = twin_pass & ~superseded & g_snoop
     status[fallback] = "fallback"
     reason[fallback] = "passes gates; no conditioned variant promoted"
+    reason[twin_pass & ~superseded & ~g_snoop] = "not selected by StepM"
     reason[superseded] = "superseded by conditioned variant"
 
     r["gate_min_n"] = g_n

@@ -20,7 +20,8 @@ from lifthouse.run.errors import RunError
 from lifthouse.run.export import ExportLayout
 
 # the report's tables (models/marts/reporting/rpt_*) are built and tested with the run's models
-DEFAULT_SELECT = ("+lift_summary", "+phase2_candidate_results", "+dq_perp_kline_gaps",
+DEFAULT_SELECT = ("+lift_summary", "+phase2_candidate_results", "+phase2_grid_tests",
+                  "+dq_perp_kline_gaps",
                   "+path:models/marts/reporting")
 # vars that have their own option (a --var for them would silently disagree with the option)
 RESERVED_VARS = ("run_id", "symbols", "start_date", "end_date", "lookback_days", "raw_dir",

@@ -140,6 +140,9 @@ MODEL_EXPORTS: tuple[tuple[str, tuple[str, ...], str, tuple[str, ...]], ...] = (
      ("parquet",)),
     ("event_registry", ("event_type", "symbol", "detected_at", "event_id"), "phase2_dir",
      ("csv", "parquet")),
+    # grid-level data-snooping control (docs/phase2.md "Data snooping")
+    ("phase2_grid_tests", ("scope",), "phase2_dir", ("csv", "parquet")),
+    ("phase2_candidate_daily", ("candidate_id", "block", "day"), "phase2_dir", ("parquet",)),
     # the report's screen funnel (models/marts/reporting/rpt_screen_funnel)
     ("rpt_screen_funnel", ("event_type",), "tables_dir", ("csv",)),
 )

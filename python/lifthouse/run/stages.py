@@ -5,7 +5,7 @@ Stages, each timed and logged as ``[k/5]``:
 
 1. preflight  — data coverage for the window + lookback (fail fast, or fill with --ingest /
                 --generate and check again);
-2. build      — ``dbt build --select +lift_summary +phase2_candidate_results +dq_perp_kline_gaps
+2. build      — ``dbt build --select +lift_summary +phase2_candidate_results +phase2_grid_tests +dq_perp_kline_gaps
                 +path:models/marts/reporting`` into the run's own
                 warehouse file (``<out>/warehouse/<run_id>.duckdb``); logs "Phase 2 complete".
                 dbt is started before stage 1 and parses meanwhile; it builds only once

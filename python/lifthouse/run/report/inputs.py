@@ -28,6 +28,7 @@ class ReportInputs:
     coverage: pd.DataFrame = field(default_factory=pd.DataFrame)
     paths: pd.DataFrame = field(default_factory=pd.DataFrame)
     funnel: pd.DataFrame = field(default_factory=pd.DataFrame)   # rpt_screen_funnel
+    grid_tests: pd.DataFrame = field(default_factory=pd.DataFrame)  # phase2_grid_tests
 
 
 @dataclass
@@ -114,4 +115,7 @@ def load_inputs(layout: ExportLayout) -> ReportInputs:
         coverage=_read_csv(t / "data_coverage.csv"),
         paths=_read_csv(t / "event_paths.csv"),
         funnel=_read_csv(t / "rpt_screen_funnel.csv"),
+        grid_tests=(pd.read_parquet(layout.phase2_dir / "phase2_grid_tests.parquet")
+                    if (layout.phase2_dir / "phase2_grid_tests.parquet").exists()
+                    else pd.DataFrame()),
     )

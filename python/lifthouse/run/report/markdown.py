@@ -17,6 +17,7 @@ from lifthouse.run.report.caveats import caveats
 from lifthouse.run.report.checks import all_checks
 from lifthouse.run.report.format import ci_label, to_number, fmt_bps, fmt_ci, fmt_int, fmt_p, markdown_table
 from lifthouse.run.report.inputs import ReportInputs, ReportMeta, rows_of_type
+from lifthouse.run.report.snooping import snooping_md
 from lifthouse.run.report.sections import (event_counts_md, fallback_md, funnel_md, occupancy_md,
                                            rollup_display, top_candidates)
 
@@ -96,6 +97,8 @@ def render_markdown(inputs: ReportInputs, meta: ReportMeta,
     md.append(fallback_md(fb_answer, rows_of_type(inputs.lift_summary, "fallback_rate")))
     md.append("## Screen funnel\n")
     md.append(funnel_md(inputs.funnel, inputs.results, meta))
+    md.append("## Data snooping\n")
+    md.append(snooping_md(inputs.grid_tests, inputs.results, meta, figures.get("pbo")))
     md.append("## Lift per condition\n")
     md.append("Every roll-up (edge rule, pooled scope). Exploratory: q is BH across all "
               "roll-ups and the verdict asks for q <= lift_q_max; the answers above are the "
