@@ -66,21 +66,27 @@ def daily_pnl(traded: pd.DataFrame, candidate_ids, split: Split) -> pd.DataFrame
 def pnl_matrix(daily: pd.DataFrame, block: str | tuple[str, ...],
                candidate_ids=None) -> tuple[np.ndarray, np.ndarray, pd.DatetimeIndex]:
     """(matrix T x k of net_bps, the candidate ids of its columns, its days) for one block, or
-    several blocks' days in time order (the PBO reads discovery then holdout). Columns in
-    ``candidate_ids`` order (default: sorted), rows by day."""
+    several blocks' days one block after the other (the PBO reads discovery then holdout).
+    Columns in ``candidate_ids`` order (default: sorted), rows by day. Linear in the rows of
+    ``daily`` (codes by factorize and searchsorted, no sort of the 2-D keys)."""
     blocks = (block,) if isinstance(block, str) else tuple(block)
-    d = daily.loc[daily["block"].isin(blocks)]
-    ids = np.asarray(sorted(d["candidate_id"].unique()) if candidate_ids is None
-                     else list(candidate_ids), dtype=object)
-    if d.empty or len(ids) == 0:
-        return np.zeros((0, len(ids))), ids, pd.DatetimeIndex([])
-    order = d["block"].map({b: i for i, b in enumerate(blocks)}).to_numpy(dtype=np.int64)
-    day = pd.to_datetime(d["day"]).to_numpy(dtype="datetime64[us]").astype(np.int64)
-    rows = np.unique(np.stack([order, day], axis=1), axis=0)       # (block order, day) sorted
-    r = pd.MultiIndex.from_arrays([rows[:, 0], rows[:, 1]]).get_indexer(
-        pd.MultiIndex.from_arrays([order, day]))
-    c = pd.Index(ids).get_indexer(d["candidate_id"].to_numpy(dtype=object))
-    keep = c >= 0
-    x = np.zeros((len(rows), len(ids)), dtype=np.float64)
-    x[r[keep], c[keep]] = d["net_bps"].to_numpy(dtype=np.float64)[keep]
-    return x, ids, pd.DatetimeIndex(rows[:, 1].astype("datetime64[us]"))
+    ids = (np.asarray(sorted(daily["candidate_id"].astype(str).unique()), dtype=object)
+           if candidate_ids is None else np.asarray(list(candidate_ids), dtype=object))
+    parts, all_days = [], []
+    for b in blocks:
+        d = daily.loc[daily["block"].to_numpy() == b]
+        day = pd.to_datetime(d["day"]).to_numpy(dtype="datetime64[us]").astype(np.int64)
+        days = np.unique(day)
+        x = np.zeros((len(days), len(ids)), dtype=np.float64)
+        if len(d) and len(ids):
+            codes, uniques = pd.factorize(d["candidate_id"].astype(str).to_numpy(dtype=object))
+            col_of_unique = pd.Index(ids).get_indexer(np.asarray(uniques, dtype=object))
+            c = col_of_unique[codes]
+            keep = c >= 0
+            r = np.searchsorted(days, day)
+            x[r[keep], c[keep]] = d["net_bps"].to_numpy(dtype=np.float64)[keep]
+        parts.append(x)
+        all_days.append(days)
+    x = np.vstack(parts) if parts else np.zeros((0, len(ids)))
+    days = np.concatenate(all_days) if all_days else np.zeros(0, dtype=np.int64)
+    return x, ids, pd.DatetimeIndex(days.astype("datetime64[us]"))

@@ -267,24 +267,29 @@ class Pbo:
 
 
 def block_sums(pnl: np.ndarray, n_blocks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(count, sum, sum of squares) per contiguous block of rows and column: arrays of shape
-    n_blocks x k. Rows are split as evenly as np.array_split does."""
+    """(count, sum, sum of squares) per contiguous block of rows: count has shape n_blocks (every
+    column has the same days), sum and sum of squares n_blocks x k. Rows are split as evenly as
+    np.array_split does."""
     x = np.asarray(pnl, dtype=np.float64)
     parts = np.array_split(np.arange(x.shape[0]), n_blocks)
-    cnt = np.array([[len(p)] * x.shape[1] for p in parts], dtype=np.float64)
+    cnt = np.array([len(p) for p in parts], dtype=np.float64)
     s1 = np.array([x[p].sum(axis=0) for p in parts])
     s2 = np.array([(x[p] ** 2).sum(axis=0) for p in parts])
     return cnt, s1, s2
 
 
 def _sharpe_from_sums(cnt, s1, s2):
-    """Sharpe ratio mean / std (population) from count, sum, sum of squares; 0 where the
-    standard deviation is 0 (a rule that does not trade in that half earns nothing)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = s1 / cnt
-        var = np.maximum(s2 / cnt - mean ** 2, 0.0)
-        sd = np.sqrt(var)
-        return np.where(sd > 1e-12 * np.maximum(np.abs(mean), 1.0), mean / sd, 0.0)
+    """Sharpe ratio mean / std (population) from count (a column vector: one per row), sum
+    and sum of squares, as s1 / sqrt(n s2 - s1^2); 0 where the standard deviation is 0 (a rule
+    that does not trade in that half earns nothing)."""
+    den = cnt * s2
+    den -= s1 * s1
+    np.maximum(den, 0.0, out=den)
+    np.sqrt(den, out=den)
+    ok = den > 1e-12 * np.maximum(np.abs(s1), cnt)
+    out = np.zeros_like(s1)
+    np.divide(s1, den, out=out, where=ok)
+    return out
 
 
 def pbo_cscv(cnt: np.ndarray, s1: np.ndarray, s2: np.ndarray, *, batch: int = 512) -> Pbo:
@@ -296,17 +301,20 @@ def pbo_cscv(cnt: np.ndarray, s1: np.ndarray, s2: np.ndarray, *, batch: int = 51
     s, k = s1.shape
     if s % 2 or k < 2:
         raise ValueError("pbo_cscv needs an even number of blocks and at least 2 columns")
+    cnt = np.asarray(cnt, dtype=np.float64)
+    cnt = cnt if cnt.ndim == 1 else cnt[:, 0]          # the same days for every column
     combos = np.array(list(itertools.combinations(range(s), s // 2)), dtype=np.int64)
-    tot = (cnt.sum(axis=0), s1.sum(axis=0), s2.sum(axis=0))
+    tot = (cnt.sum(), s1.sum(axis=0), s2.sum(axis=0))
     logits, is_best, oos_best = [], [], []
     for lo in range(0, len(combos), batch):
         ind = np.zeros((min(batch, len(combos) - lo), s))
         rows = np.repeat(np.arange(ind.shape[0]), s // 2)
         ind[rows, combos[lo:lo + batch].ravel()] = 1.0
-        sums_in = [ind @ a for a in (cnt, s1, s2)]
-        sums_out = [t[None, :] - a for t, a in zip(tot, sums_in)]
-        sr_in = _sharpe_from_sums(*sums_in)
-        sr_out = _sharpe_from_sums(*sums_out)
+        n_in = (ind @ cnt)[:, None]
+        s1_in, s2_in = ind @ s1, ind @ s2
+        sr_in = _sharpe_from_sums(n_in, s1_in, s2_in)
+        sr_out = _sharpe_from_sums(tot[0] - n_in, tot[1][None, :] - s1_in,
+                                   tot[2][None, :] - s2_in)
         pick = np.argmax(sr_in, axis=1)              # first maximum: the lowest column
         r = np.arange(len(pick))
         chosen = sr_out[r, pick][:, None]

@@ -68,44 +68,73 @@ def logit_histogram(logits: np.ndarray, width: float = 0.25) -> str:
                       sort_keys=False)
 
 
-def _scope_row(scope: str, ids: list[str], daily: pd.DataFrame, p: SnoopParams
-               ) -> tuple[dict, sn.BootstrapTests, np.ndarray]:
-    x, cols, days = pnl_matrix(daily, "discovery", ids)
+@dataclass(frozen=True)
+class Matrices:
+    """The daily P&L of every candidate, built once: ``disc`` (discovery days x k) and
+    ``both`` (discovery then holdout days x k), columns in ``ids`` order (sorted)."""
+    ids: np.ndarray
+    disc: np.ndarray
+    both: np.ndarray
+
+    @classmethod
+    def of(cls, daily: pd.DataFrame, plan: pd.DataFrame) -> "Matrices":
+        ids = np.asarray(sorted(plan["candidate_id"].astype(str)), dtype=object)
+        disc, _, _ = pnl_matrix(daily, "discovery", ids)
+        hold, _, _ = pnl_matrix(daily, "holdout", ids)
+        return cls(ids, disc, np.vstack([disc, hold]))
+
+    def columns(self, scope_ids: list[str]) -> np.ndarray:
+        return pd.Index(self.ids).get_indexer(np.asarray(scope_ids, dtype=object))
+
+
+def _scope_tests(scope: str, x: np.ndarray, p: SnoopParams
+                 ) -> tuple[dict, sn.BootstrapTests]:
+    """SPA, StepM, the effective number of trials, V[SR] and SR0 on one scope's discovery
+    matrix ``x``."""
     boot = sn.bootstrap_tests(x, reps=p.snoop_reps, block_days=p.snoop_block_days,
                               seed=scope_seed(p.bootstrap_seed, scope), alpha=p.snoop_alpha)
-    sr, _, _, _ = sn.sharpe_moments(x) if x.shape[0] else (np.full(len(cols), np.nan),) * 4
+    sr = sn.sharpe_moments(x)[0] if x.shape[0] else np.full(x.shape[1], np.nan)
     tested_sr = sr[np.isfinite(sr)]
     n_eff = sn.effective_trials(x) if x.shape[0] else 0.0
     var_sr = float(np.var(tested_sr, ddof=1)) if tested_sr.size > 1 else float("nan")
     sr0 = sn.expected_max_sharpe(n_eff, var_sr) if np.isfinite(var_sr) else float("nan")
-    row = dict(scope=scope, k=len(cols), k_tested=boot.k_tested, n_days=int(x.shape[0]),
-               best_candidate_id=(str(cols[boot.best_column]) if boot.best_column is not None
-                                  else None),
-               best_mean_bps=boot.best_mean, spa_statistic=boot.statistic,
-               spa_p_consistent=boot.spa_p_consistent, spa_p_lower=boot.spa_p_lower,
-               spa_p_upper=boot.spa_p_upper,
-               stepm_n_selected=int(boot.stepm_selected.sum()),
-               stepm_selected_ids=",".join(str(c) for c in cols[boot.stepm_selected]),
-               n_trials_effective=n_eff, var_sr=var_sr, sr0=sr0)
-    # PBO: discovery and holdout days in time order, cut into snoop_pbo_blocks blocks
-    xa, _, _ = pnl_matrix(daily, ("discovery", "holdout"), ids)
-    varying = xa.std(axis=0) > 0 if xa.shape[0] else np.zeros(0, dtype=bool)
+    return dict(n_trials_effective=n_eff, var_sr=var_sr, sr0=sr0), boot
+
+
+def _scope_pbo(x: np.ndarray, p: SnoopParams) -> dict:
+    """PBO by CSCV on one scope's discovery + holdout matrix ``x`` (the candidates that trade)."""
+    varying = x.std(axis=0) > 0 if x.shape[0] else np.zeros(x.shape[1], dtype=bool)
     s = int(p.snoop_pbo_blocks)
-    if xa.shape[0] >= s and int(varying.sum()) >= 2:
-        res = sn.pbo_cscv(*sn.block_sums(xa[:, varying], s))
-        row.update(pbo=res.pbo, prob_oos_loss=res.prob_oos_loss, pbo_slope=res.slope,
-                   pbo_n_splits=res.n_splits, pbo_logit_histogram=logit_histogram(res.logits))
-    else:   # fewer days than blocks, or fewer than two candidates that trade: no PBO
-        row.update(pbo=np.nan, prob_oos_loss=np.nan, pbo_slope=np.nan, pbo_n_splits=0,
-                   pbo_logit_histogram=None)
-    row.update(pbo_n_days=int(xa.shape[0]), block_days=float(p.snoop_block_days),
-               reps=int(p.snoop_reps), alpha=float(p.snoop_alpha))
-    return row, boot, x
+    if x.shape[0] >= s and int(varying.sum()) >= 2:
+        res = sn.pbo_cscv(*sn.block_sums(x[:, varying], s))
+        return dict(pbo=res.pbo, prob_oos_loss=res.prob_oos_loss, pbo_slope=res.slope,
+                    pbo_n_splits=res.n_splits, pbo_logit_histogram=logit_histogram(res.logits))
+    # fewer days than blocks, or fewer than two candidates that trade: no PBO
+    return dict(pbo=np.nan, prob_oos_loss=np.nan, pbo_slope=np.nan, pbo_n_splits=0,
+                pbo_logit_histogram=None)
 
 
 def grid_tests(daily: pd.DataFrame, plan: pd.DataFrame, p: SnoopParams) -> pd.DataFrame:
     """One row per scope (GRID_TEST_COLUMNS)."""
-    rows = [_scope_row(scope, ids, daily, p)[0] for scope, ids in scopes(plan)]
+    m = Matrices.of(daily, plan)
+    rows = []
+    for scope, ids in scopes(plan):
+        cols = m.columns(ids)
+        x = m.disc[:, cols]
+        stats, boot = _scope_tests(scope, x, p)
+        names = np.asarray(ids, dtype=object)
+        row = dict(scope=scope, k=len(ids), k_tested=boot.k_tested, n_days=int(x.shape[0]),
+                   best_candidate_id=(str(names[boot.best_column])
+                                      if boot.best_column is not None else None),
+                   best_mean_bps=boot.best_mean, spa_statistic=boot.statistic,
+                   spa_p_consistent=boot.spa_p_consistent, spa_p_lower=boot.spa_p_lower,
+                   spa_p_upper=boot.spa_p_upper,
+                   stepm_n_selected=int(boot.stepm_selected.sum()),
+                   stepm_selected_ids=",".join(str(c) for c in names[boot.stepm_selected]),
+                   **stats, **_scope_pbo(m.both[:, cols], p),
+                   pbo_n_days=int(m.both.shape[0]), block_days=float(p.snoop_block_days),
+                   reps=int(p.snoop_reps), alpha=float(p.snoop_alpha))
+        rows.append(row)
     return pd.DataFrame(rows, columns=GRID_TEST_COLUMNS)
 
 
@@ -113,15 +142,18 @@ def candidate_snooping(daily: pd.DataFrame, plan: pd.DataFrame, p: SnoopParams) 
     """Per candidate (CANDIDATE_COLUMNS), from the ``all`` scope: the daily Sharpe ratio of its
     discovery series, PSR against 0, DSR (deflated by the grid's effective number of trials and
     the variance of its trials' Sharpe ratios), the minimum track record length in days at 95%
-    against 0, and whether StepM selects it (family-wise error over the whole grid)."""
-    scope, ids = scopes(plan)[0]
-    row, boot, x = _scope_row(scope, ids, daily, p)
+    against 0, and whether StepM selects it (family-wise error over the whole grid: the same
+    resamples as phase2_grid_tests' ``all`` row)."""
+    m = Matrices.of(daily, plan)
+    ids = list(m.ids)
+    x = m.disc
     if x.shape[0] == 0:
         nan = np.full(len(ids), np.nan)
         return pd.DataFrame({"candidate_id": ids, "disc_sr_daily": nan, "psr": nan, "dsr": nan,
                              "min_trl_days": nan, "stepm_selected": False})[CANDIDATE_COLUMNS]
+    stats, boot = _scope_tests(SCOPE_ALL, x, p)
     sr, skew, kurt, n = sn.sharpe_moments(x)
-    n_eff, var_sr = row["n_trials_effective"], row["var_sr"]
+    n_eff, var_sr = stats["n_trials_effective"], stats["var_sr"]
     dsr = (sn.dsr(sr, n, skew, kurt, n_eff, var_sr) if np.isfinite(var_sr)
            else np.full(len(ids), np.nan))
     return pd.DataFrame({
