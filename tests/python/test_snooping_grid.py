@@ -9,8 +9,8 @@ import pytest
 
 from lifthouse.research.daily import block_calendar, daily_pnl, pnl_matrix
 from lifthouse.research.promotion import Gates, apply_gates
-from lifthouse.research.snooping_grid import (SnoopParams, candidate_snooping, grid_tests,
-                                              logit_histogram, scopes)
+from lifthouse.research.snooping_grid import (SnoopParams, calendar_of, candidate_snooping,
+                                              grid_tests, logit_histogram, scopes)
 from lifthouse.research.split import Split
 
 SPLIT = Split(pd.Timestamp("2025-01-01"), pd.Timestamp("2025-01-11"), 0.7, 240)
@@ -134,3 +134,15 @@ def test_scopes_are_all_then_each_event_type():
     plan = pd.DataFrame({"candidate_id": ["b", "a", "c"], "event_type": ["Y", "X", "X"]})
     assert scopes(plan) == [("all", ["a", "b", "c"]), ("event_type=X", ["a", "c"]),
                             ("event_type=Y", ["b"])]
+
+
+def test_the_non_zero_rows_and_the_calendar_give_the_same_tests_as_the_dense_table():
+    """The models read only phase2_candidate_daily's non-zero rows and its calendar."""
+    plan, daily = _world(n_days=60, seed=9)
+    daily.loc[daily.index % 3 == 0, "net_bps"] = 0.0          # many days without P&L
+    sparse = daily.loc[daily["net_bps"] != 0]
+    cal = calendar_of(daily[["block", "day"]].drop_duplicates())
+    pd.testing.assert_frame_equal(grid_tests(daily, plan, FAST),
+                                  grid_tests(sparse, plan, FAST, cal), check_exact=True)
+    pd.testing.assert_frame_equal(candidate_snooping(daily, plan, FAST),
+                                  candidate_snooping(sparse, plan, FAST, cal), check_exact=True)

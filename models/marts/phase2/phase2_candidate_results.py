@@ -11,7 +11,7 @@ from lifthouse.research.params import from_config
 from lifthouse.research.split import split_for_plan
 from lifthouse.run.modelio import to_engine, to_pandas
 from lifthouse.research.promotion import Gates, build_candidate_results
-from lifthouse.research.snooping_grid import SnoopParams, candidate_snooping
+from lifthouse.research.snooping_grid import SnoopParams, calendar_of, candidate_snooping
 from lifthouse.research.stats import candidate_statistics
 
 
@@ -47,8 +47,12 @@ def model(dbt, session):
 
     stats = candidate_statistics(plan, trades, split.block_days())
     # PSR / DSR / MinTRL and StepM's selection over the whole grid (the snooping gate's input)
-    daily = to_pandas(dbt.ref("phase2_candidate_daily"))
-    snoop = candidate_snooping(daily, plan, from_config(SnoopParams, cfg.get))
+    # only the days with P&L (a small fraction at scale) and the calendar of each block
+    daily_rel = dbt.ref("phase2_candidate_daily")
+    daily = to_pandas(daily_rel, "select candidate_id, block, day, net_bps from r "
+                                 "where net_bps <> 0")
+    calendar = calendar_of(to_pandas(daily_rel, "select distinct block, day from r"))
+    snoop = candidate_snooping(daily, plan, from_config(SnoopParams, cfg.get), calendar)
     stats = stats.merge(snoop, on="candidate_id", how="left", validate="one_to_one")
     results = build_candidate_results(plan, stats, lift, gates)
     return to_engine(session, results.sort_values("candidate_id").reset_index(drop=True))

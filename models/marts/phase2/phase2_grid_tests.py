@@ -7,7 +7,7 @@ lifthouse.research.snooping_grid.grid_tests (numerics in lifthouse.research.snoo
 """
 
 from lifthouse.research.params import from_config
-from lifthouse.research.snooping_grid import SnoopParams, grid_tests
+from lifthouse.research.snooping_grid import SnoopParams, calendar_of, grid_tests
 from lifthouse.run.modelio import to_engine, to_pandas
 
 
@@ -21,5 +21,9 @@ def model(dbt, session):
            "bootstrap_seed": dbt.config.get("bootstrap_seed")}
     params = from_config(SnoopParams, cfg.get)
     plan = to_pandas(dbt.ref("candidate_plan"), "select candidate_id, event_type from r")
-    daily = to_pandas(dbt.ref("phase2_candidate_daily"))
-    return to_engine(session, grid_tests(daily, plan, params))
+    # only the days with P&L (a small fraction at scale) and the calendar of each block
+    daily_rel = dbt.ref("phase2_candidate_daily")
+    daily = to_pandas(daily_rel, "select candidate_id, block, day, net_bps from r "
+                                 "where net_bps <> 0")
+    calendar = calendar_of(to_pandas(daily_rel, "select distinct block, day from r"))
+    return to_engine(session, grid_tests(daily, plan, params, calendar))

@@ -34,41 +34,48 @@ def block_calendar(split: Split) -> dict[str, pd.DatetimeIndex]:
 
 def daily_pnl(traded: pd.DataFrame, candidate_ids, split: Split) -> pd.DataFrame:
     """The dense daily series: one row per (candidate, block, day) for every candidate of
-    ``candidate_ids`` and every day of ``block_calendar(split)``.
+    ``candidate_ids`` and every day of ``block_calendar(split)``, sorted by those keys.
 
     traded: the traded trades, candidate_id, block, trade_day, net_bps (and entry_time,
-        event_id when present: the sums then add the trades in time order, so the result does
-        not depend on the order the engine returned them in)."""
+        event_id when present: each day's sum then adds its trades in time order, so the
+        result does not depend on the order the engine returned them in)."""
     ids = np.asarray(sorted(set(map(str, candidate_ids))), dtype=object)
+    t = traded.loc[traded["block"].isin(BLOCKS)]
+    order = ["candidate_id", "block", "trade_day"] + [c for c in ("entry_time", "event_id")
+                                                      if c in t.columns]
+    t = t.sort_values(order, kind="mergesort")
+    col = pd.Index(ids).get_indexer(t["candidate_id"].astype(str).to_numpy(dtype=object))
+    day = pd.to_datetime(t["trade_day"]).to_numpy(dtype="datetime64[us]").astype(np.int64)
+    block = t["block"].to_numpy(dtype=object)
     frames = []
-    for block, days in block_calendar(split).items():
-        grid = pd.DataFrame({"candidate_id": np.repeat(ids, len(days)),
-                             "block": block,
-                             "day": np.tile(days.to_numpy(), len(ids))})
-        frames.append(grid)
-    dense = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=DAILY_COLUMNS)
-    sparse = traded.loc[traded["block"].isin(BLOCKS)].copy()
-    sparse["candidate_id"] = sparse["candidate_id"].astype(str)
-    sparse["day"] = pd.to_datetime(sparse["trade_day"]).astype("datetime64[us]")
-    order = ["candidate_id", "block", "day"] + [c for c in ("entry_time", "event_id")
-                                                if c in sparse.columns]
-    sparse = sparse.sort_values(order, kind="mergesort")
-    sparse = sparse.groupby(["candidate_id", "block", "day"], sort=False, as_index=False).agg(
-        net_bps=("net_bps", "sum"), n_trades=("net_bps", "size"))
-    dense["day"] = dense["day"].astype("datetime64[us]")
-    out = dense.merge(sparse, on=["candidate_id", "block", "day"], how="left", validate="one_to_one")
-    out["net_bps"] = out["net_bps"].fillna(0.0).astype("float64")
-    out["n_trades"] = out["n_trades"].fillna(0).astype("int64")
+    for name, days in block_calendar(split).items():
+        d = days.to_numpy(dtype="datetime64[us]").astype(np.int64)
+        n = len(d)
+        sel = (block == name) & (col >= 0)
+        row = np.searchsorted(d, day[sel]) if n else np.zeros(0, dtype=np.int64)
+        inside = (row < n) & (d[np.minimum(row, max(n - 1, 0))] == day[sel]) if n else row > 0
+        flat = (col[sel] * n + row)[inside]
+        # bincount adds the weights in input order: the trades of a day in time order
+        pnl = np.bincount(flat, weights=t["net_bps"].to_numpy(dtype=np.float64)[sel][inside],
+                          minlength=len(ids) * n)
+        cnt = np.bincount(flat, minlength=len(ids) * n)
+        frames.append(pd.DataFrame({
+            "candidate_id": np.repeat(ids, n), "block": name,
+            "day": np.tile(d, len(ids)).astype("datetime64[us]"),
+            "net_bps": pnl.astype(np.float64), "n_trades": cnt.astype(np.int64)}))
+    out = pd.concat(frames, ignore_index=True)
     return out.sort_values(["candidate_id", "block", "day"], kind="mergesort").reset_index(
         drop=True)[DAILY_COLUMNS]
 
 
 def pnl_matrix(daily: pd.DataFrame, block: str | tuple[str, ...],
-               candidate_ids=None) -> tuple[np.ndarray, np.ndarray, pd.DatetimeIndex]:
+               candidate_ids=None, calendar: dict[str, np.ndarray] | None = None
+               ) -> tuple[np.ndarray, np.ndarray, pd.DatetimeIndex]:
     """(matrix T x k of net_bps, the candidate ids of its columns, its days) for one block, or
     several blocks' days one block after the other (the PBO reads discovery then holdout).
-    Columns in ``candidate_ids`` order (default: sorted), rows by day. Linear in the rows of
-    ``daily`` (codes by factorize and searchsorted, no sort of the 2-D keys)."""
+    Columns in ``candidate_ids`` order (default: sorted), rows by day. ``daily`` may hold only
+    the non-zero days when ``calendar`` gives each block's days (the missing cells are 0).
+    Linear in the rows of ``daily`` (codes by factorize and searchsorted)."""
     blocks = (block,) if isinstance(block, str) else tuple(block)
     ids = (np.asarray(sorted(daily["candidate_id"].astype(str).unique()), dtype=object)
            if candidate_ids is None else np.asarray(list(candidate_ids), dtype=object))
@@ -76,7 +83,9 @@ def pnl_matrix(daily: pd.DataFrame, block: str | tuple[str, ...],
     for b in blocks:
         d = daily.loc[daily["block"].to_numpy() == b]
         day = pd.to_datetime(d["day"]).to_numpy(dtype="datetime64[us]").astype(np.int64)
-        days = np.unique(day)
+        days = (np.unique(day) if calendar is None else
+                np.asarray(pd.to_datetime(calendar.get(b, [])).to_numpy(dtype="datetime64[us]")
+                           ).astype(np.int64))
         x = np.zeros((len(days), len(ids)), dtype=np.float64)
         if len(d) and len(ids):
             codes, uniques = pd.factorize(d["candidate_id"].astype(str).to_numpy(dtype=object))
@@ -84,6 +93,7 @@ def pnl_matrix(daily: pd.DataFrame, block: str | tuple[str, ...],
             c = col_of_unique[codes]
             keep = c >= 0
             r = np.searchsorted(days, day)
+            keep &= (r < len(days)) & (days[np.minimum(r, max(len(days) - 1, 0))] == day)
             x[r[keep], c[keep]] = d["net_bps"].to_numpy(dtype=np.float64)[keep]
         parts.append(x)
         all_days.append(days)

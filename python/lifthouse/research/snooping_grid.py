@@ -77,10 +77,13 @@ class Matrices:
     both: np.ndarray
 
     @classmethod
-    def of(cls, daily: pd.DataFrame, plan: pd.DataFrame) -> "Matrices":
+    def of(cls, daily: pd.DataFrame, plan: pd.DataFrame,
+           calendar: dict[str, np.ndarray] | None = None) -> "Matrices":
+        """From phase2_candidate_daily (all of it, or only its non-zero rows with the block
+        ``calendar``: see ``read_daily``)."""
         ids = np.asarray(sorted(plan["candidate_id"].astype(str)), dtype=object)
-        disc, _, _ = pnl_matrix(daily, "discovery", ids)
-        hold, _, _ = pnl_matrix(daily, "holdout", ids)
+        disc, _, _ = pnl_matrix(daily, "discovery", ids, calendar)
+        hold, _, _ = pnl_matrix(daily, "holdout", ids, calendar)
         return cls(ids, disc, np.vstack([disc, hold]))
 
     def columns(self, scope_ids: list[str]) -> np.ndarray:
@@ -114,9 +117,18 @@ def _scope_pbo(x: np.ndarray, p: SnoopParams) -> dict:
                 pbo_logit_histogram=None)
 
 
-def grid_tests(daily: pd.DataFrame, plan: pd.DataFrame, p: SnoopParams) -> pd.DataFrame:
-    """One row per scope (GRID_TEST_COLUMNS)."""
-    m = Matrices.of(daily, plan)
+def calendar_of(days: pd.DataFrame) -> dict[str, np.ndarray]:
+    """{block: its days, sorted} from rows (block, day): the calendar of phase2_candidate_daily,
+    so a model can read only its non-zero rows (a small fraction at scale)."""
+    return {str(b): np.sort(pd.to_datetime(g["day"]).to_numpy(dtype="datetime64[us]"))
+            for b, g in days.groupby("block", sort=True)}
+
+
+def grid_tests(daily: pd.DataFrame, plan: pd.DataFrame, p: SnoopParams,
+               calendar: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """One row per scope (GRID_TEST_COLUMNS). ``daily``: phase2_candidate_daily, or its
+    non-zero rows with ``calendar`` (``calendar_of``)."""
+    m = Matrices.of(daily, plan, calendar)
     rows = []
     for scope, ids in scopes(plan):
         cols = m.columns(ids)
@@ -138,13 +150,14 @@ def grid_tests(daily: pd.DataFrame, plan: pd.DataFrame, p: SnoopParams) -> pd.Da
     return pd.DataFrame(rows, columns=GRID_TEST_COLUMNS)
 
 
-def candidate_snooping(daily: pd.DataFrame, plan: pd.DataFrame, p: SnoopParams) -> pd.DataFrame:
+def candidate_snooping(daily: pd.DataFrame, plan: pd.DataFrame, p: SnoopParams,
+                       calendar: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
     """Per candidate (CANDIDATE_COLUMNS), from the ``all`` scope: the daily Sharpe ratio of its
     discovery series, PSR against 0, DSR (deflated by the grid's effective number of trials and
     the variance of its trials' Sharpe ratios), the minimum track record length in days at 95%
     against 0, and whether StepM selects it (family-wise error over the whole grid: the same
     resamples as phase2_grid_tests' ``all`` row)."""
-    m = Matrices.of(daily, plan)
+    m = Matrices.of(daily, plan, calendar)
     ids = list(m.ids)
     x = m.disc
     if x.shape[0] == 0:
