@@ -151,7 +151,10 @@ def _count_rows(raw: Path, res: dict) -> dict:
     try:
         import duckdb
 
-        rows = duckdb.sql(f"select count(*) from read_parquet('{raw}/*/symbol=*/*.parquet', "
+        from lifthouse.data.raw import MONTH_FILE_GLOB, glob_escape, sql_string
+
+        files = sql_string(f"{glob_escape(raw)}/*/symbol=*/{MONTH_FILE_GLOB}")
+        rows = duckdb.sql(f"select count(*) from read_parquet({files}, "
                           "union_by_name=true)").fetchone()[0]
     except Exception:  # noqa: BLE001 - a benchmark reports, it does not fail on counting
         pass
@@ -325,8 +328,10 @@ def main(argv: list[str] | None = None) -> int:
         help="where the scale markets are generated once and kept (outside the repository)")
     parser.add_argument("--keep", action="store_true", help="keep the temp work folder")
     args = parser.parse_args(argv)
+    from lifthouse.run.resources import exit_on_bad_environment, resolve, total_memory_bytes
+
+    exit_on_bad_environment(parser.prog, Path(tempfile.gettempdir()) / "x.duckdb")
     work = Path(tempfile.mkdtemp(prefix="lifthouse-bench-"))
-    from lifthouse.run.resources import resolve, total_memory_bytes
 
     results: dict = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                                  "platform": platform.platform(),

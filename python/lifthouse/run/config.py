@@ -7,6 +7,7 @@ import argparse
 import datetime as dt
 import difflib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,11 @@ RESERVED_VARS = ("run_id", "symbols", "start_date", "end_date", "lookback_days",
 # a var of dbt_project.yml that is a table of defaults, not a setting (resolved into the vars)
 GRAIN_DEFAULTS_VAR = "grain_defaults"
 ENGINES = ("duckdb", "spark")
-RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# matched with fullmatch: `$` alone would accept a trailing newline ("rp\n")
+RUN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+# the run id names files and folders (<id>.duckdb.tmp, previous/<id>.incomplete): well
+# under the 255-byte limit of a file name
+RUN_ID_MAX_LEN = 100
 
 
 @dataclass
@@ -53,9 +58,7 @@ class RunConfig:
     bar_minutes: int = 1             # the bar grain: 1 or 5 (var bar_minutes, macros/grain.sql)
 
     def __post_init__(self) -> None:
-        if not RUN_ID_RE.match(self.run_id):
-            raise RunError(f"run_id {self.run_id!r} must be letters, digits, '_', '-' or '.' "
-                           "(it names files and folders)", 2)
+        check_run_id(self.run_id)
         if self.end_date <= self.start_date:
             raise RunError(f"end_date {self.end_date} must be after start_date {self.start_date} "
                            "(the window is [start_date, end_date))", 2)
@@ -76,6 +79,8 @@ class RunConfig:
         check_grain(self.extra_vars, self.bar_minutes)
         if self.engine not in ENGINES:
             raise RunError(f"engine {self.engine!r} must be one of {', '.join(ENGINES)}", 2)
+        if self.engine == "spark":
+            check_spark_engine()
 
     @property
     def warehouse_path(self) -> Path:
@@ -105,6 +110,39 @@ class RunConfig:
                  lookback_days=self.lookback_days, bar_minutes=self.bar_minutes,
                  raw_dir=self.data_dir.resolve().as_posix())
         return dict(sorted(v.items()))
+
+
+def check_spark_engine() -> None:
+    """RunError (exit 2), before dbt starts, when this Python cannot run a Spark build (the
+    DuckDB-only .venv): pyspark and dbt-spark live in .venv-spark (docs/spark.md)."""
+    import sys
+
+    from lifthouse.run.spark import missing_requirements
+
+    missing = missing_requirements()
+    if not missing:
+        return
+    if all(m.startswith("java") for m in missing):
+        fix = ("install a Java runtime (`make setup-spark` installs openjdk-17-jre-headless) or "
+               "set JAVA_HOME")
+    else:
+        fix = ("run `make setup-spark`, then use .venv-spark/bin/lifthouse for --engine spark "
+               "(.venv is DuckDB-only)")
+    raise RunError(f"--engine spark needs {', '.join(missing)}, which {sys.executable} cannot "
+                   f"find\n  fix: {fix}; docs/spark.md", 2)
+
+
+def check_run_id(run_id: str) -> str:
+    """``run_id`` if it can name the run's files and folders, else RunError (exit 2): letters,
+    digits, '_', '-' or '.' (not first), at most :data:`RUN_ID_MAX_LEN` characters."""
+    if len(run_id) > RUN_ID_MAX_LEN:
+        raise RunError(f"run_id is {len(run_id)} characters long ({run_id[:20]!r}...); at most "
+                       f"{RUN_ID_MAX_LEN} (it names files and folders): pass a shorter --run-id",
+                       2)
+    if not RUN_ID_RE.fullmatch(run_id):
+        raise RunError(f"run_id {run_id!r} must be letters, digits, '_', '-' or '.' (not "
+                       "first, and no spaces or line breaks: it names files and folders)", 2)
+    return run_id
 
 
 def project_vars(project_file: Path = REPO_ROOT / "dbt_project.yml") -> dict[str, Any]:
@@ -180,10 +218,119 @@ def _type_name(value: Any) -> str:
             list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
 
 
+@dataclass(frozen=True)
+class VarRange:
+    """The values a var of dbt_project.yml takes: ``low`` / ``high`` bounds (``*_open``: the
+    bound itself excluded), ``choices`` for a text var, ``even``, ``divides`` (a divisor of it)."""
+    what: str
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple[str, ...] = ()
+    even: bool = False
+    divides: int | None = None
+
+    def text(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        if self.low is not None and self.high is not None:
+            out = (f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}"
+                   f"{')' if self.high_open else ']'}")
+        elif self.low is not None:
+            out = f"{'>' if self.low_open else '>='} {self.low:g}"
+        else:
+            out = f"{'<' if self.high_open else '<='} {self.high:g}"
+        if self.even:
+            out += " and even"
+        if self.divides:
+            out += f" and divide {self.divides}"
+        return out
+
+    def holds(self, value: Any) -> bool:
+        if self.choices:
+            return value in self.choices
+        if not isinstance(value, (int, float)) or isinstance(value, bool) \
+                or not math.isfinite(value):
+            return False
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        if self.high is not None and (value >= self.high if self.high_open
+                                      else value > self.high):
+            return False
+        if self.even and value % 2:
+            return False
+        return not (self.divides and (value <= 0 or self.divides % value))
+
+
+def _positive(what: str) -> VarRange:
+    return VarRange(what, 0, low_open=True)
+
+
+def _share(what: str, one: bool = False) -> VarRange:
+    """(0, 1), or (0, 1] when ``one`` may be reached."""
+    return VarRange(what, 0, 1, low_open=True, high_open=not one)
+
+
+# The values each var of dbt_project.yml takes (the one home of these ranges): a --var outside
+# is refused before anything runs, naming the var and its range. Vars not listed take any value
+# of their type (a bps threshold may be negative; the seed is any integer).
+VAR_RANGES: dict[str, VarRange] = {
+    "funding_lookback_days": VarRange("days", 0),
+    "feature_min_coverage": _share("a share of a window's inputs", one=True),
+    "baseline_minutes": _positive("minutes"),
+    "oi_max_age_minutes": _positive("minutes"),
+    "oi_stamp_jitter_seconds": VarRange("seconds", 0),
+    "funding_max_age_minutes": _positive("minutes"),
+    "vol_regime_window_days": _positive("days"),
+    "vol_regime_sample_minutes": VarRange("minutes", 1, 60, divides=60),
+    "cascade_zmove_min": _positive("a |z| threshold"),
+    "cascade_liq_multiple": _positive("a multiple of the trailing mean"),
+    "cascade_oi_drop_pct": VarRange("percent", 0, 100, low_open=True),
+    "cascade_cooldown_minutes": _positive("minutes"),
+    "vacuum_shock_sigma": _positive("a multiple of the trailing std"),
+    "vacuum_thin_minutes": _positive("minutes"),
+    "vacuum_baseline_minutes": _positive("minutes"),
+    "vacuum_sample_minutes": VarRange("minutes", 1, 60, divides=60),
+    "vacuum_range_quantile": _share("a quantile"),
+    "vacuum_illiq_quantile": _share("a quantile"),
+    "vacuum_cooldown_minutes": _positive("minutes"),
+    "phase2_fee_bps_per_side": VarRange("bps", 0),
+    "phase2_slippage_bps_per_side": VarRange("bps", 0),
+    "phase2_discovery_fraction": _share("a share of the window"),
+    "phase2_embargo_minutes": _positive("minutes"),
+    "phase2_min_trades": VarRange("a count of trades", 1),
+    "phase2_q_max": _share("a q-value bound", one=True),
+    "phase2_q_column": VarRange("the q-value column", choices=("q_bh", "q_by")),
+    "phase2_condition_state_at": VarRange("the state's bar", choices=("detection", "pre_event")),
+    "snoop_alpha": _share("an error rate"),
+    "snoop_reps": VarRange("a count of resamples", 1),
+    "snoop_block_days": _positive("days"),
+    "snoop_pbo_blocks": VarRange("a count of blocks (CSCV splits them in halves)", 2, even=True),
+    "n_boot": VarRange("a count of bootstrap draws", 1),
+    "lift_alpha": _share("an error rate"),
+    "lift_q_max": _share("a q-value bound", one=True),
+    "lift_min_n": VarRange("a count of trades", 1),
+    "lift_min_days": VarRange("a count of days", 1),
+}
+
+
+def check_range(key: str, value: Any, defaults: dict[str, Any] | None = None) -> None:
+    """RunError (exit 2) when ``value`` is outside :data:`VAR_RANGES` of ``key``."""
+    rng = VAR_RANGES.get(key)
+    if rng is None or value is None or rng.holds(value):
+        return
+    default = (defaults or {}).get(key)
+    shown = value if isinstance(value, str) else json.dumps(value)
+    raise RunError(f"--var {key}={shown}: {key} must be {rng.text()} ({rng.what}; default "
+                   f"{json.dumps(default)} in dbt_project.yml)", 2)
+
+
 def check_vars(extra: dict[str, Any], defaults: dict[str, Any] | None = None) -> None:
     """Refuse, before anything is built, a var dbt_project.yml does not declare (naming the
     close ones) and a value whose type differs from the declared default's (an integer var
-    takes an integer, a number var an integer or a decimal, a true/false var true or false)."""
+    takes an integer, a number var an integer or a decimal, a true/false var true or false) or
+    whose value is outside its range (:data:`VAR_RANGES`)."""
     defaults = project_vars() if defaults is None else defaults
     for key, value in sorted(extra.items()):
         if key not in defaults:
@@ -193,6 +340,7 @@ def check_vars(extra: dict[str, Any], defaults: dict[str, Any] | None = None) ->
                            + " (every var is listed under vars: in dbt_project.yml)", 2)
         default = defaults[key]
         if default is None:
+            check_range(key, value, defaults)
             continue
         ok = (isinstance(value, bool) if isinstance(default, bool)
               else isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -204,6 +352,7 @@ def check_vars(extra: dict[str, Any], defaults: dict[str, Any] | None = None) ->
             raise RunError(f"--var {key}={json.dumps(value) if not isinstance(value, str) else value}"
                            f": {key} takes {_type_name(default)} (default {json.dumps(default)} "
                            "in dbt_project.yml)", 2)
+        check_range(key, value, defaults)
 
 
 def parse_var(text: str) -> tuple[str, Any]:

@@ -93,6 +93,10 @@ def stage_preflight(cfg: RunConfig, log: RunLog) -> None:
         log.raw("  preflight| " + line)
     if report.ok:
         return
+    future = getattr(report, "future", None)
+    if future and cfg.fill != "generate":   # no ingest can fill days that have not ended
+        raise RunError(f"pre-flight failed: {future}\n  (--generate fills any window with the "
+                       "synthetic sample market)", 2)
     if cfg.fill is None:
         cmd = getattr(report, "ingest_command", None)
         raise RunError(

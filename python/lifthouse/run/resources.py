@@ -130,3 +130,17 @@ def check_environment(warehouse: Path, environ: Mapping[str, str] | None = None)
     if res.temp_directory.exists() and not res.temp_directory.is_dir():
         raise ValueError(f"{TEMP_DIR_ENV}={str(res.temp_directory)!r} is a file, not a folder "
                          "DuckDB can spill to")
+
+
+def exit_on_bad_environment(prog: str, warehouse: Path) -> None:
+    """:func:`check_environment` for a command line other than ``lifthouse run`` (``make bench``,
+    ``python -m lifthouse.run.snoop_calibration``): one line naming the variable and exit 2,
+    not a traceback once the work has begun."""
+    import sys
+
+    try:
+        check_environment(warehouse)
+    except ValueError as exc:
+        print(f"{prog}: error: {exc}\n  fix: set a valid value or unset the variable "
+              "(docs/running.md, \"Memory and threads\")", file=sys.stderr)
+        raise SystemExit(2) from None

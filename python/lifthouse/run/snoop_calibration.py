@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--planted-seeds", default="7", help="seeds of planted markets, e.g. 7,8")
     parser.add_argument("--out", type=Path, default=None, help="also write the rows as JSON")
     args = parser.parse_args(argv)
+    from lifthouse.run.resources import exit_on_bad_environment
+
+    exit_on_bad_environment(parser.prog, Path(tempfile.gettempdir()) / "x.duckdb")
     rows = []
     with tempfile.TemporaryDirectory(prefix="lifthouse-snoop-") as tmp:
         for null, seeds in ((True, _seeds(args.null_seeds)), (False, _seeds(args.planted_seeds))):

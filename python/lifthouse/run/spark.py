@@ -115,6 +115,31 @@ def _install_session_functions() -> None:
     spark_session.SessionConnectionWrapper._fix_binding = classmethod(fix_binding_null)
 
 
+# what ``--engine spark`` imports (``make setup-spark`` installs them in .venv-spark)
+REQUIRED_MODULES = {"pyspark": "pyspark", "dbt.adapters.spark": "dbt-spark"}  # module: package
+
+
+def missing_requirements() -> list[str]:
+    """What this Python lacks for a Spark build: the packages of :data:`REQUIRED_MODULES` it
+    cannot import, and ``java`` when neither JAVA_HOME nor PATH has one (pyspark starts a JVM).
+    Checked before dbt starts: without them dbt-spark fails with "Credentials ... invalid"."""
+    import importlib.util
+    import shutil
+
+    missing = []
+    for module, package in REQUIRED_MODULES.items():
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ImportError:        # a parent package (dbt.adapters) is missing
+            found = False
+        if not found:
+            missing.append(package)
+    java_home = os.environ.get("JAVA_HOME")
+    if not (java_home and (Path(java_home) / "bin" / "java").exists()) and not shutil.which("java"):
+        missing.append("java (a Java runtime)")
+    return missing
+
+
 def spark_env(spark_dir: Path, master: str | None = None) -> dict[str, str]:
     """Environment for a dbt build on the ``spark`` target (one Spark directory per build)."""
     import sys
@@ -142,6 +167,8 @@ def publish(spark_dir: Path, warehouse: Path, schema: str = "main") -> list[str]
     table names. The rows are Spark's; only the container changes."""
     import duckdb
 
+    from lifthouse.data.raw import glob_escape, sql_string
+
     tables = table_dirs(spark_dir, schema)
     warehouse = Path(warehouse)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
@@ -151,7 +178,7 @@ def publish(spark_dir: Path, warehouse: Path, schema: str = "main") -> list[str]
     try:
         con.execute("set TimeZone = 'UTC'")
         for name, folder in tables.items():
-            src = f"read_parquet('{folder.as_posix()}/*.parquet')"
+            src = f"read_parquet({sql_string(glob_escape(folder.as_posix()) + '/*.parquet')})"
             cols = con.execute(f"describe select * from {src}").fetchall()
             select = ", ".join(
                 f'cast("{c[0]}" as timestamp) as "{c[0]}"' if c[1].startswith("TIMESTAMP WITH")
