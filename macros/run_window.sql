@@ -20,5 +20,5 @@
 {% macro symbol_list() -%}
     {%- set symbols = var('symbols') -%}
     {%- if symbols is string -%}{%- set symbols = symbols.split(',') -%}{%- endif -%}
-    ({% for s in symbols %}'{{ s | trim }}'{{ ", " if not loop.last }}{% endfor %})
+    ({% for s in symbols %}{{ lifthouse.sql_string(s | trim) }}{{ ", " if not loop.last }}{% endfor %})
 {%- endmacro %}

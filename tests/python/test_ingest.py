@@ -434,6 +434,15 @@ def test_checksum_mismatch(server, tmp_path):
     assert server.count(".zip") == 2  # downloaded once more before giving up
 
 
+def test_a_missing_checksum_file_is_named_not_taken_for_a_missing_zip(server, tmp_path):
+    zip_path = _one_day(server)
+    Path(str(zip_path) + ".CHECKSUM").unlink()  # the zip is published, its CHECKSUM is not
+    _fails(server, tmp_path, "BTCUSDT-1m-2025-06-01.zip.CHECKSUM is missing from the archive, "
+                             "but BTCUSDT-1m-2025-06-01.zip is there")
+    rep = run_ingest(server, tmp_path / "raw2", ["um_klines_1m"], "2025-06-01", "2025-06-02")
+    assert not rep.by_status("missing") and "not in the archive (404)" not in rep.render()
+
+
 def test_truncated_zip(server, tmp_path):
     good = _one_day(server).read_bytes()
     _one_day(server, zip_bytes=good[: len(good) // 2])  # published broken, checksum matches
@@ -497,8 +506,11 @@ def test_404_alone_is_a_warning_for_optional_data(server, tmp_path):
                      symbols=["SOL"])
     assert rep.exit_code == 0
     assert "warning: um_liquidations SOLUSDT: not in the archive (404): 2025-06-01" in rep.render()
-    assert server.requests == ["/data/futures/cm/daily/liquidationSnapshot/SOLUSD_PERP/"
-                               "SOLUSD_PERP-liquidationSnapshot-2025-06-01.zip.CHECKSUM"]
+    # the CHECKSUM is absent, and so is the zip (asked for once: a zip without its CHECKSUM
+    # would be an error, not a warning)
+    zip_path = ("/data/futures/cm/daily/liquidationSnapshot/SOLUSD_PERP/"
+                "SOLUSD_PERP-liquidationSnapshot-2025-06-01.zip")
+    assert server.requests == [zip_path + ".CHECKSUM", zip_path]
     _assert_nothing_written(tmp_path / "raw")
 
 

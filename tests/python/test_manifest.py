@@ -65,7 +65,7 @@ def test_fingerprint_changes_when_a_raw_file_changes(raw_dir):
 
 def test_fingerprint_counts_new_datasets(raw_dir):
     before = fingerprint(raw_dir, ["BTC"])
-    fr = pa.table({"funding_time": pa.array([29_000_000 * 60_000_000], pa.int64()).cast(pa.timestamp("us")),
+    fr = pa.table({"funding_time": pa.array([483_333 * 3_600_000_000], pa.int64()).cast(pa.timestamp("us")),
                    "funding_rate": [0.0001]})
     write_dataset(raw_dir, "um_funding_rate", "BTCUSDT", fr)
     after = fingerprint(raw_dir, ["BTC"])

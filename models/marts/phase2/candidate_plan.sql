@@ -36,7 +36,7 @@ direction_rules as (
 symbols as (
 
     {%- for s in var('symbols') %}
-    select '{{ s }}' as symbol{% if not loop.last %} union all{% endif %}
+    select {{ lifthouse.sql_string(s) }} as symbol{% if not loop.last %} union all{% endif %}
     {%- endfor %}
 
 ),

@@ -3,6 +3,7 @@ half a file (the raw layer, the exports, the report and the manifest all write t
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -27,6 +28,10 @@ def _temp_beside(path: Path) -> tuple[int, str]:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.fchmod(fd, 0o666 & ~_umask())
     except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise RawDataError(f"cannot write to {path.parent}: {exc.strerror} (the disk is "
+                               "full)", file=path, hint="free disk space on that device (or "
+                               "choose another --data-dir / --out-dir) and re-run") from exc
         raise RawDataError(f"cannot write to {path.parent}: {exc.strerror}", file=path,
                            hint="choose a writable folder (--data-dir, --out-dir) or fix its "
                                 "permissions") from exc

@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 
 from lifthouse import defaults
-from lifthouse.data.raw import damaged_file_error, normalize_symbol, resolve_data_dir
+from lifthouse.data.raw import list_files, normalize_symbol, resolve_data_dir
 from lifthouse.data.schema import (BAR_MINUTES, DATASETS, check_bar_minutes, perp_klines_dataset,
                                    required_datasets, spot_klines_dataset)
 
@@ -84,6 +84,8 @@ class PreflightReport:
     ingest_command: str | None = None  # fills the required data that is missing
     optional_command: str | None = None  # adds the optional data that is missing
     bar_minutes: int = 1  # the grain of the run: which klines datasets are checked
+    future: str | None = None  # the window reaches past today and required data is missing
+    notes: list[str] = field(default_factory=list)  # the raw files' own check (rawcheck)
 
     @property
     def ok(self) -> bool:
@@ -126,6 +128,8 @@ class PreflightReport:
         if self.optional_command:
             lines += ["", "to add the optional data the archive may have, run:",
                       f"  {self.optional_command}"]
+        if self.notes:
+            lines += ["", "notes:"] + [f"  {n}" for n in self.notes]
         lines += ["", "preflight: OK" if self.ok else "preflight: FAILED (required data missing)"]
         return "\n".join(lines)
 
@@ -152,7 +156,7 @@ def measure(con: duckdb.DuckDBPyConnection, data_dir: Path, dataset: str, symbol
     slot, unit = GRAIN[dataset]
     expected = int((hi - lo).total_seconds() // slot)
     cov = Coverage(dataset, symbol, unit, slot, expected, 0, 0)
-    files = sorted((data_dir / dataset / f"symbol={symbol}").glob("*.parquet"))
+    files = list_files(data_dir, dataset, symbol)  # the month files dbt's sources read
     if not files:
         return cov
     tcol = DATASETS[dataset].time_column
@@ -195,22 +199,12 @@ def measure(con: duckdb.DuckDBPyConnection, data_dir: Path, dataset: str, symbol
 
 
 def check_readable(data_dir: Path) -> None:
-    """Every Parquet file dbt's sources glob (all symbols, all months: also outside the window)
-    must open; else RawDataError naming each damaged file, before DuckDB fails on it mid-build."""
-    import pyarrow.parquet as pq
+    """Every file of the raw layout is the writer's and opens (all symbols, all months: dbt's
+    sources glob every file); kept for callers of the old name: :func:`check_coverage` runs the
+    full check, :func:`lifthouse.data.rawcheck.check_files`."""
+    from lifthouse.data.rawcheck import check_files
 
-    bad = []
-    for ds in DATASETS:
-        for path in sorted((Path(data_dir) / ds).glob("symbol=*/*.parquet")):
-            try:
-                pq.read_schema(path)
-            except Exception as exc:  # pyarrow raises several types for damaged files
-                bad.append((path, exc))
-    if bad:
-        path, exc = bad[0]
-        others = "".join(f"\n  also damaged: {p}" for p, _ in bad[1:6])
-        raise damaged_file_error(path, exc, f"; {len(bad)} damaged file(s) under {data_dir}"
-                                 + others)
+    check_files(data_dir, [])
 
 
 def check_coverage(
@@ -234,8 +228,16 @@ def check_coverage(
     start, end = _as_date(start), _as_date(end)
     if end <= start:
         raise ValueError(f"empty window: end {end} is not after start {start}")
+    if not 0 < min_coverage <= 1:
+        raise ValueError(f"--min-coverage {min_coverage} must be a share in (0, 1] (0.95: a "
+                         "required dataset must have 95% of its slots)")
     rep = PreflightReport(data_dir, syms, start, end, lookback_days, bar_minutes=bar_minutes)
-    check_readable(data_dir)
+    # the layout's own files first: strays, damaged files, rows outside their month, checksums
+    from lifthouse.data.rawcheck import check_files
+
+    checked = check_files(data_dir, syms)
+    rep.notes += checked.notes
+    rep.warnings += checked.warnings
     lo = dt.datetime.combine(rep.window_start, dt.time())
     hi = dt.datetime.combine(end, dt.time())
     con = duckdb.connect()
@@ -303,29 +305,57 @@ def _judge(rep: PreflightReport, min_coverage: float) -> None:
                       (spot.dataset, spot)):
             if c.missing:
                 want.setdefault(ds, []).append(sym)
-    rep.ingest_command = _command(rep, need)
-    rep.optional_command = _command(rep, want)
+    end = rep.end
+    today = utc_today()
+    if need and rep.end > today:
+        # no archive holds days that have not ended: an ingest of them can never succeed
+        if rep.window_start >= today:
+            rep.future = (f"the window {rep.window_start} .. {rep.end} lies in the future (today "
+                          f"is {today} UTC): no market data exists for it yet; choose a window "
+                          f"that ends on or before {today}")
+            end = None
+        else:
+            rep.future = (f"the window ends {rep.end} (exclusive), after today {today} UTC: the "
+                          f"days from {today} on have no data yet (an ingest covers the days "
+                          f"before {today}); choose --end {today} or earlier")
+            end = today
+        rep.errors.insert(0, rep.future)
+    rep.ingest_command = _command(rep, need, end)
+    rep.optional_command = _command(rep, want, end)
 
 
-def _command(rep: PreflightReport, by_dataset: dict[str, list[str]]) -> str | None:
-    if not by_dataset:
+def utc_today() -> dt.date:
+    """Today's date in UTC: a day from it on has not ended, so no archive holds it."""
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def _command(rep: PreflightReport, by_dataset: dict[str, list[str]],
+             end: dt.date | None = None) -> str | None:
+    """The ``lifthouse ingest`` command for ``by_dataset``, up to ``end`` (the window's end;
+    None: nothing an ingest can fill)."""
+    if not by_dataset or end is None:
         return None
     syms = [s for s in rep.symbols if any(s in v for v in by_dataset.values())]
     cmd = (f"lifthouse ingest --symbols {','.join(syms)} --start {rep.window_start} "
-           f"--end {rep.end} --datasets {','.join(by_dataset)}")
+           f"--end {end} --datasets {','.join(by_dataset)}")
     return cmd + f" --data-dir {rep.data_dir}"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--start", "--start-date", dest="start", required=True, help="first day of the analysis window (UTC)")
-    parser.add_argument("--end", "--end-date", dest="end", required=True, help="day after the last one (exclusive)")
+    parser.add_argument("--start", "--start-date", dest="start", help="first day of the analysis window (UTC); required unless --record-checksums")
+    parser.add_argument("--end", "--end-date", dest="end", help="day after the last one (exclusive); required unless --record-checksums")
+    parser.add_argument("--record-checksums", action="store_true",
+                        help="first record the rows checksum in every month file that has none "
+                             "(files written before lifthouse recorded checksums): each is "
+                             "rewritten with the same rows, under the writer's lock")
     parser.add_argument("--symbols", default=",".join(defaults.SYMBOLS),
                         help=f"comma-separated symbols (default {','.join(defaults.SYMBOLS)})")
     parser.add_argument("--lookback-days", "--lookback_days", dest="lookback_days", type=int,
                         default=defaults.LOOKBACK_DAYS, help="warm-up days before --start that "
                         f"must be present too (default {defaults.LOOKBACK_DAYS})")
     parser.add_argument("--min-coverage", type=float, default=0.95,
-                        help="required datasets below this share of slots fail (default 0.95)")
+                        help="required datasets below this share of slots fail, in (0, 1] "
+                             "(default 0.95)")
     parser.add_argument("--bar-minutes", type=int, choices=BAR_MINUTES, default=1,
                         help="the grain of the run: 5 checks um_klines_5m (required) and "
                              "spot_klines_5m instead of the 1m klines (default 1)")
@@ -333,6 +363,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.record_checksums:
+        from lifthouse.data.rawcheck import record_checksums
+
+        data_dir = resolve_data_dir(args.data_dir)
+        done = record_checksums(data_dir)
+        print(f"lifthouse preflight: recorded the rows checksum of {len(done)} file(s) under "
+              f"{data_dir}")
+        if args.start is None and args.end is None:
+            return 0
+    if args.start is None or args.end is None:
+        print("lifthouse preflight: error: --start and --end are required (the run window), "
+              "unless only --record-checksums is asked for")
+        return 2
     try:
         rep = check_coverage(args.data_dir, args.symbols, args.start, args.end, args.lookback_days,
                              min_coverage=args.min_coverage, bar_minutes=args.bar_minutes)

@@ -17,7 +17,14 @@ is a no-op (the file is not touched). Rows that conflict with rows already store
 Every month file records where its rows came from in its Parquet key-value metadata
 (``lifthouse.origin``: ``import``, ``ingest`` or ``sample``; comma-separated when several).
 Generated (``sample``) rows are never merged into a file holding real rows or the reverse, so
-the sample command can tell its own files from real ones (:func:`file_origins`).
+the sample command can tell its own files from real ones (:func:`file_origins`). Beside it, each
+file records a checksum of its rows (``lifthouse.rows_sha256``, :func:`rows_checksum`), written in
+the same file and so renamed into place with the rows: ``lifthouse preflight`` and every later
+merge into the month verify it, so content corrupted inside a still-valid Parquet file is named
+instead of read (:mod:`lifthouse.data.rawcheck`).
+
+Only the writer's own file names are part of the layout: ``<YYYY-MM>.parquet``
+(:data:`MONTH_FILE_GLOB`, the glob dbt's sources read); any other file is listed by preflight.
 """
 
 from __future__ import annotations
@@ -25,7 +32,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -34,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lifthouse.data.atomic import atomic_write_parquet
@@ -42,6 +52,12 @@ from lifthouse.data.validate import conform, validate
 
 DEFAULT_DATA_DIR = Path("data/raw")
 ORIGIN_KEY = b"lifthouse.origin"
+# sha256 of the file's rows (rows_checksum), recorded by the writer beside the origin
+CHECKSUM_KEY = b"lifthouse.rows_sha256"
+# the writer's month file names: the glob dbt's sources read (macros/raw_source.sql, the sources
+# yml) and the exact rule preflight holds every file of the layout to
+MONTH_FILE_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9].parquet"
+MONTH_FILE_RE = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])\.parquet$")
 ORIGINS = ("import", "ingest", "sample")
 GENERATED = "sample"
 LOCK_TIMEOUT_ENV = "LIFTHOUSE_LOCK_TIMEOUT"
@@ -49,11 +65,20 @@ DEFAULT_LOCK_TIMEOUT = 600.0
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
-    """The raw data directory: the argument, else $LIFTHOUSE_DATA_DIR, else ``data/raw``."""
+    """The raw data directory: the argument, else $LIFTHOUSE_DATA_DIR, else ``data/raw``. A path
+    that names a file (not a folder) is a RawDataError."""
     if data_dir is not None:
-        return Path(data_dir)
-    env = os.environ.get("LIFTHOUSE_DATA_DIR")
-    return Path(env) if env else DEFAULT_DATA_DIR
+        path = Path(data_dir)
+    else:
+        env = os.environ.get("LIFTHOUSE_DATA_DIR")
+        path = Path(env) if env else DEFAULT_DATA_DIR
+    if path.exists() and not path.is_dir():
+        raise RawDataError(
+            "the data directory is a file, not a folder", file=path,
+            hint="--data-dir (or $LIFTHOUSE_DATA_DIR) names the folder of the raw layout "
+                 "(<dir>/<dataset>/symbol=<SYM>/<YYYY-MM>.parquet), e.g. --data-dir data/real; "
+                 "to load a file, use lifthouse import --data-dir <folder> <file>")
+    return path
 
 
 SAMPLE_DIR = "_sample"  # <data_dir>/_sample/ground_truth.json: the folder holds a generated sample
@@ -70,14 +95,47 @@ def warn_if_sample_dir(data_dir: Path, stream=None) -> bool:
     return True
 
 
+# Quotes of symbols the raw layer does not hold: it stores USD-M perpetuals, quoted in USDT (or
+# USDC); ETHBTC is not ETHBTCUSDT and BTCUSD is COIN-M's BTCUSD_PERP (issue 35, item 8)
+OTHER_QUOTES = ("FDUSD", "BUSD", "TUSD", "USD", "BTC", "ETH", "BNB", "EUR")
+# assets whose names end like a quote (STETH is an asset, not ST quoted in ETH); names of one
+# letter before the quote (WBTC, WETH, BUSD) are read as assets anyway
+QUOTE_LIKE_ASSETS = frozenset(
+    "CBBTC SOLVBTC RENBTC PUMPBTC STETH WSTETH CBETH WBETH EZETH WEETH RSETH ANKRETH SLISBNB "
+    "PYUSD FRXUSD AGEUR".split())
+_COINM_SYMBOL = re.compile(r"(?P<base>[A-Z0-9]+)USD(?:PERP|\d{6})")
+
+
 def normalize_symbol(symbol: str) -> str:
-    """``BTC`` -> ``BTCUSDT``; ``btc/usdt:usdt`` -> ``BTCUSDT``; ``BTCUSDT`` unchanged."""
+    """``BTC`` -> ``BTCUSDT``; ``btc/usdt:usdt`` -> ``BTCUSDT``; ``BTCUSDT`` unchanged. A symbol
+    quoted in anything but USDT or USDC (``ETHBTC``, ``BTCUSD``, ``BTCUSD_PERP``) is a
+    RawDataError naming the USD-M symbol to pass, never a made-up ``ETHBTCUSDT``."""
     s = symbol.strip().upper()
     s = s.split(":")[0].replace("/", "").replace("_", "").replace("-", "")
-    if not s.endswith("USDT") and s.isalnum() and len(s) <= 6:
-        s += "USDT"
     if not s.isalnum():
         raise RawDataError(f"symbol {symbol!r} is not a Binance symbol like BTCUSDT")
+    if s.endswith(("USDT", "USDC")) and len(s) > 4:
+        return s
+    m = _COINM_SYMBOL.fullmatch(s)
+    quote = "USD" if m else next(
+        (q for q in OTHER_QUOTES if s.endswith(q) and len(s) - len(q) >= 2
+         and s not in OTHER_QUOTES and s not in QUOTE_LIKE_ASSETS), None)
+    if quote is not None:
+        base = m["base"] if m else s[: -len(quote)]
+        if quote == "USD":
+            raise RawDataError(
+                f"symbol {symbol!r} is {base} quoted in USD: a Binance COIN-M contract like "
+                f"{base}USD_PERP, which the raw layer does not hold (it holds USD-M "
+                f"perpetuals, quoted in USDT); its USD-M twin is {base}USDT",
+                hint=f"pass {base}USDT (or {base}); a COIN-M liquidation file named "
+                     f"{base}USD_PERP_... is imported as {base}USDT, with a note")
+        raise RawDataError(
+            f"symbol {symbol!r} is {base} quoted in {quote}; the raw layer holds USD-M "
+            f"perpetuals, quoted in USDT (or USDC), so it is not stored as {s}USDT",
+            hint=f"pass {base}USDT (or {base}) for {base}'s USD-M perpetual; if {s} is the "
+                 f"name of an asset, pass {s}USDT")
+    if len(s) <= 6:
+        s += "USDT"
     return s
 
 
@@ -85,16 +143,29 @@ def partition_dir(data_dir: Path, dataset: str, symbol: str) -> Path:
     return Path(data_dir) / dataset / f"symbol={symbol}"
 
 
+def sql_string(text: str | os.PathLike) -> str:
+    """A SQL string literal (single quotes doubled): every path that reaches SQL goes through it
+    (the macro of the same name does it in dbt)."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def glob_escape(path: str | os.PathLike) -> str:
+    """A path that a DuckDB glob matches literally: ``[``, ``*``, ``?`` put inside brackets."""
+    return str(path).replace("[", "[[]").replace("*", "[*]").replace("?", "[?]")
+
+
 def list_files(data_dir: Path, dataset: str, symbol: str | None = None) -> list[Path]:
+    """The month files of a dataset (one symbol or all): the files dbt's sources read
+    (:data:`MONTH_FILE_GLOB`); any other file in a partition is not part of the layout."""
     base = Path(data_dir) / dataset
-    pattern = f"symbol={symbol}/*.parquet" if symbol else "symbol=*/*.parquet"
+    pattern = f"symbol={symbol or '*'}/{MONTH_FILE_GLOB}"
     return sorted(base.glob(pattern))
 
 
 def list_symbols(data_dir: Path, dataset: str) -> list[str]:
     base = Path(data_dir) / dataset
     return sorted(p.name.split("=", 1)[1] for p in base.glob("symbol=*") if p.is_dir()
-                  and any(p.glob("*.parquet")))
+                  and any(p.glob(MONTH_FILE_GLOB)))
 
 
 @dataclass
@@ -104,12 +175,16 @@ class WriteReport:
     rows_in: int = 0
     rows_added: int = 0
     rows_replaced: int = 0
+    rows_filled: int = 0  # stored rows whose NULL optional columns the new rows filled
     files_written: list[str] = field(default_factory=list)
     files_unchanged: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (f"{self.dataset}/{self.symbol}: {self.rows_in} rows in, {self.rows_added} new, "
-                f"{len(self.files_written)} file(s) written, {len(self.files_unchanged)} unchanged")
+        filled = (f", {self.rows_filled} stored row(s) completed (NULL optional columns filled)"
+                  if self.rows_filled else "")
+        return (f"{self.dataset}/{self.symbol}: {self.rows_in} rows in, {self.rows_added} new"
+                f"{filled}, {len(self.files_written)} file(s) written, "
+                f"{len(self.files_unchanged)} unchanged")
 
 
 def _month_keys(table: pa.Table, time_column: str) -> np.ndarray:
@@ -128,6 +203,9 @@ def write_dataset(
     replace: bool = False,
     allow_unsorted: bool = False,
     waive: frozenset[str] | set[str] = frozenset(),
+    dry_run: bool = False,
+    on_write=None,
+    prevalidated: bool = False,
 ) -> WriteReport:
     """Validate ``table`` and merge it into the raw layout, month file by month file: the one
     writer of the raw layer (import, ingest and sample all call it).
@@ -136,7 +214,12 @@ def write_dataset(
     a concurrent writer of the same dataset and symbol waits and then merges into this one's
     result. All months are prepared and checked before any file is renamed into place, so a
     conflict or bad row leaves the raw layer exactly as it was. ``origin`` (one of
-    :data:`ORIGINS`) is recorded in each written file.
+    :data:`ORIGINS`) and the rows' checksum (:func:`rows_checksum`) are recorded in each
+    written file. ``dry_run``: every check (rows, conflicts with the stored months, origins),
+    nothing written (``files_written`` lists what would be). ``on_write(path)`` is called after
+    each month file is renamed into place (a caller that is stopped midway knows what was
+    written). ``prevalidated``: the caller validated these rows with the same flags (the
+    import batch's dry run): only conformed here.
     """
     if dataset not in DATASETS:
         raise RawDataError(f"unknown dataset {dataset!r}; known: {sorted(DATASETS)}")
@@ -145,7 +228,9 @@ def write_dataset(
     spec = DATASETS[dataset]
     symbol = normalize_symbol(symbol)
     table = conform(dataset, table, source=source)
-    table = validate(dataset, table, source=source, allow_unsorted=allow_unsorted, waive=waive)
+    if not prevalidated:
+        table = validate(dataset, table, source=source, allow_unsorted=allow_unsorted,
+                         waive=waive)
     report = WriteReport(dataset, symbol, rows_in=table.num_rows)
     if table.num_rows == 0:
         return report
@@ -157,23 +242,65 @@ def write_dataset(
             part = table.filter(pa.array(months == month))
             path = folder / f"{str(month)}.parquet"
             stored = file_origins(path) if path.exists() else set()
+            if dataset == "um_liquidations" and path.exists():
+                _refuse_liquidation_twins(path, part, source=source)
             try:
-                merged, added, replaced = _merge(spec, path, part, source=source,
-                                                 replace=replace)
+                merged, added, replaced, filled = _merge(spec, path, part, source=source,
+                                                         replace=replace)
             except RawDataError:  # conflicting rows: a mix of origins is the real problem
                 _check_origin_mix(path, stored, origin, source)
                 raise
             report.rows_added += added
             report.rows_replaced += replaced
+            report.rows_filled += filled
             if merged is None:  # identical rows: nothing to write, whatever their origin
                 report.files_unchanged.append(str(path))
             else:
                 _check_origin_mix(path, stored, origin, source)
                 pending.append((path, merged, ",".join(sorted(stored | {origin}))))
         for path, merged, origins in pending:
-            atomic_write_parquet(merged, path, metadata={ORIGIN_KEY: origins.encode()})
+            if not dry_run:
+                atomic_write_parquet(merged, path, metadata={
+                    ORIGIN_KEY: origins.encode(), CHECKSUM_KEY: rows_checksum(merged).encode()})
+                if on_write is not None:
+                    on_write(path)
             report.files_written.append(str(path))
     return report
+
+
+# A new liquidation whose time and side equal a stored one's, whose USD notional is within
+# this share of it, but whose price or quantity differ, is the same order in another unit or
+# precision (quantity in contracts vs coins, rounded prices): stored beside it, it would be
+# counted twice (issue 35, item 8). Binance's snapshot holds at most one per symbol and second.
+LIQUIDATION_TWIN_TOLERANCE = 0.005
+
+
+def _refuse_liquidation_twins(path: Path, new: pa.Table, *, source: str) -> None:
+    """RawDataError when rows of ``new`` are stored in ``path`` already under another key (see
+    :data:`LIQUIDATION_TWIN_TOLERANCE`); rows stored with the same key are the same rows."""
+    keys = ["time", "side", "price", "quantity"]
+    old = read_raw_file(path, DATASETS["um_liquidations"]).select(keys + ["notional_usd"])
+    n = new.select(keys + ["notional_usd"]).to_pandas().reset_index(names="row")
+    m = n.merge(old.to_pandas(), on=["time", "side"], suffixes=("", "_stored"))
+    if m.empty:
+        return
+    same = (m["price"] == m["price_stored"]) & (m["quantity"] == m["quantity_stored"])
+    m = m[~m["row"].isin(m.loc[same, "row"])]
+    size = np.maximum(m["notional_usd"].abs(), m["notional_usd_stored"].abs())
+    twins = m[(m["notional_usd"] - m["notional_usd_stored"]).abs()
+              <= LIQUIDATION_TWIN_TOLERANCE * size]
+    if twins.empty:
+        return
+    t = twins.iloc[0]
+    raise RawDataError(
+        f"{twins['row'].nunique()} liquidation(s) are stored in {path} already, with another "
+        f"price or quantity: the {t['side']} at {t['time']} (price {t['price']:g}, quantity "
+        f"{t['quantity']:g}, {t['notional_usd']:,.0f} USD) is stored as price "
+        f"{t['price_stored']:g}, quantity {t['quantity_stored']:g} "
+        f"({t['notional_usd_stored']:,.0f} USD): the same order in another unit or precision, "
+        "which would be counted twice", file=source,
+        hint="import the file in the units and precision of the stored rows (e.g. the same "
+             "--contract-usd), or drop these rows from it; nothing was written")
 
 
 def _check_origin_mix(path: Path, stored: set[str], origin: str, source: str) -> None:
@@ -186,11 +313,16 @@ def _check_origin_mix(path: Path, stored: set[str], origin: str, source: str) ->
             "writes into it", file=source,
             hint="generate the sample into its own folder: lifthouse sample --data-dir "
                  "data/sample (real data is never deleted or overwritten by the sample)")
+    generated = [f for f in list_files(path.parent.parent.parent, path.parent.parent.name,
+                                       path.parent.name.split("=", 1)[1])
+                 if file_origins(f) == {GENERATED}]
+    names = ", ".join(f.name for f in generated[:12]) + (", ..." if len(generated) > 12 else "")
     raise RawDataError(
         f"{path} holds generated sample data; real rows are not mixed into it", file=source,
         hint="import real data into its own folder (e.g. --data-dir data/real) and run with "
-             "that --data-dir; or delete the sample's folder "
-             f"{path.parent} if you no longer need it")
+             "that --data-dir; or, if you no longer need the generated months, delete only "
+             f"these {len(generated)} generated file(s) in {path.parent}: {names} (origin "
+             "sample; any other month in that folder is real data: keep it)")
 
 
 def file_origins(path: Path) -> set[str]:
@@ -213,6 +345,26 @@ def lock_timeout() -> float:
         raise RawDataError(f"${LOCK_TIMEOUT_ENV}={text!r} is not a number of seconds") from None
 
 
+def _same_folder(fd: int, folder: Path) -> bool:
+    """True when ``fd`` is the folder now at ``folder`` (not one removed since it was opened)."""
+    try:
+        a, b = os.fstat(fd), os.stat(folder)
+    except FileNotFoundError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _open_folder(folder: Path) -> tuple[int, bool]:
+    """(a read-only fd of ``folder``, whether this call created it)."""
+    created = not folder.exists()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        return os.open(folder, os.O_RDONLY), created
+    except OSError as exc:
+        raise RawDataError(f"cannot write to {folder}: {exc.strerror}", file=folder,
+                           hint="choose a writable --data-dir or fix its permissions") from exc
+
+
 @contextlib.contextmanager
 def partition_lock(folder: Path, timeout: float | None = None):
     """Hold the exclusive lock of one ``symbol=`` folder (``flock`` on the folder itself, so
@@ -221,65 +373,70 @@ def partition_lock(folder: Path, timeout: float | None = None):
     Waits up to ``timeout`` seconds (default :func:`lock_timeout`) while another writer holds
     it, telling the user once; then raises RawDataError. The kernel releases the lock when its
     holder exits, even after a crash. A folder this call created and no write filled is removed
-    again."""
+    again; a writer that waited on a folder removed meanwhile locks the folder now at the path
+    (else two writers could each hold the lock of a different folder)."""
     timeout = lock_timeout() if timeout is None else timeout
-    created = not folder.exists()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError as exc:
-        raise RawDataError(f"cannot write to {folder}: {exc.strerror}", file=folder,
-                           hint="choose a writable --data-dir or fix its permissions") from exc
-    try:
-        t0 = time.monotonic()
-        told = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-            waited = time.monotonic() - t0
-            if waited >= timeout:
-                raise RawDataError(
-                    f"another lifthouse writer still holds the lock of {folder} after "
-                    f"{waited:.0f} s; nothing was written", file=folder,
-                    hint=f"wait for it to finish and re-run (or raise ${LOCK_TIMEOUT_ENV})")
-            if not told:
-                print(f"lifthouse: waiting for another writer of {folder} ...",
-                      file=sys.stderr, flush=True)
-                told = True
-            time.sleep(0.05)
+    t0 = time.monotonic()
+    told = False
+    while True:
+        fd, created = _open_folder(folder)
         try:
-            yield
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                waited = time.monotonic() - t0
+                if waited >= timeout:
+                    raise RawDataError(
+                        f"another lifthouse writer still holds the lock of {folder} after "
+                        f"{waited:.0f} s; nothing was written", file=folder,
+                        hint=f"wait for it to finish and re-run (or raise ${LOCK_TIMEOUT_ENV})")
+                if not told:
+                    print(f"lifthouse: waiting for another writer of {folder} ...",
+                          file=sys.stderr, flush=True)
+                    told = True
+                time.sleep(0.05)
+            if not _same_folder(fd, folder):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                continue                 # the folder was removed by its last holder: again
+            try:
+                yield
+            finally:
+                if created and not any(folder.iterdir()):
+                    folder.rmdir()
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            return
         finally:
-            if created and not any(folder.iterdir()):
-                folder.rmdir()
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+            os.close(fd)
 
 
 def _merge(spec: DatasetSpec, path: Path, new: pa.Table, *, source: str,
-           replace: bool) -> tuple[pa.Table | None, int, int]:
+           replace: bool) -> tuple[pa.Table | None, int, int, int]:
     """Merge ``new`` into the month file at ``path``. Returns (table to write or None when the
-    file would not change, rows added, rows replaced)."""
+    file would not change, rows added, rows replaced, rows filled).
+
+    A stored row and a new row of the same key conflict only when a column holds a value in
+    both and the values differ. A NULL on either side is not a conflict: a stored NULL
+    (an optional column the earlier source lacked, e.g. OHLCV-only bars) is filled from the new
+    row ("filled"); a new NULL keeps the stored value."""
     if not path.exists():
-        return new, new.num_rows, 0
+        return new, new.num_rows, 0, 0
     old = read_raw_file(path, spec)
     keys = list(spec.key_columns)
     old_df = old.to_pandas().set_index(keys)
     new_df = new.to_pandas().set_index(keys)
     common = old_df.index.intersection(new_df.index)
-    replaced = 0
+    replaced = filled = 0
     if len(common):
         a = old_df.loc[common]
         b = new_df.loc[common]
-        same = (a.eq(b) | (a.isna() & b.isna())).all(axis=1)
-        if not same.all():
-            first = same.index[~same.to_numpy()][0]
-            n_conf = int((~same).sum())
+        differ = (a.notna() & b.notna() & ~a.eq(b)).any(axis=1).to_numpy()
+        if differ.any():
+            first = common[differ][0]
+            n_conf = int(differ.sum())
             if not replace:
                 raise RawDataError(
                     f"{n_conf} row(s) conflict with rows already stored in {path} "
@@ -288,14 +445,23 @@ def _merge(spec: DatasetSpec, path: Path, new: pa.Table, *, source: str,
                     hint="if the new file is the correct one, re-run with --replace",
                 )
             replaced = n_conf
+        fill = (a.isna() & b.notna()).any(axis=1).to_numpy() & ~differ
+        filled = int(fill.sum())
+        # agreeing rows: the new values, a NULL in them filled from the stored row (replaced
+        # rows are the new rows as they are)
+        keep = (b.isna() & a.notna()).any(axis=1).to_numpy() & ~differ
+        if keep.any():
+            rows = common[keep]
+            kept = b.loc[rows].where(b.loc[rows].notna(), a.loc[rows])
+            new_df = pd.concat([new_df.drop(index=rows), kept])
     added = int(len(new_df.index.difference(old_df.index)))
-    if added == 0 and replaced == 0:
-        return None, 0, 0
+    if added == 0 and replaced == 0 and filled == 0:
+        return None, 0, 0, 0
     # identical or replaced keys come from the new rows, all other stored rows are kept
     keep_old = old_df.loc[old_df.index.difference(new_df.index)]
     merged_df = pd.concat([keep_old, new_df]).sort_index()
     merged = pa.Table.from_pandas(merged_df.reset_index(), schema=spec.schema, preserve_index=False)
-    return merged, added, replaced
+    return merged, added, replaced, filled
 
 
 def damaged_file_error(path: Path, exc: BaseException, also: str = "") -> RawDataError:
@@ -307,13 +473,81 @@ def damaged_file_error(path: Path, exc: BaseException, also: str = "") -> RawDat
 
 
 def read_raw_file(path: Path, spec: DatasetSpec | None = None) -> pa.Table:
+    """A month file's rows; a file that does not open, or whose rows do not match its recorded
+    checksum, is a RawDataError naming it (so a corrupted month is never merged into a new
+    file with a fresh checksum)."""
     try:
         table = pq.read_table(path)
     except Exception as exc:  # pyarrow raises several types for corrupt files
         raise damaged_file_error(path, exc) from exc
+    verify_checksum(path, table)
     if spec is not None:
         table = conform(spec.name, table, source=str(path))
     return table
+
+
+def rows_checksum(table: pa.Table) -> str:
+    """sha256 (hex) of a table's rows: per column its name, type, NULL mask and values (a NULL
+    as 0 or empty), in column order. Chunking, encoding, compression and the file's metadata do
+    not enter it, so the rows written and the same rows read back give the same checksum."""
+    h = hashlib.sha256(f"rows {table.num_rows}\n".encode())
+    for name, col in zip(table.column_names, table.columns):
+        typ = col.type
+        h.update(f"column {name} {typ}\n".encode())
+        arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        if arr.null_count:
+            h.update(np.packbits(arr.is_null().to_numpy(zero_copy_only=False)).tobytes())
+        if pa.types.is_timestamp(typ) or pa.types.is_date(typ) or pa.types.is_time(typ):
+            arr = arr.cast(pa.int64())
+            typ = arr.type
+        if pa.types.is_integer(typ) or pa.types.is_floating(typ):
+            zero = pa.scalar(0, type=typ)
+            h.update(np.ascontiguousarray(arr.fill_null(zero).to_numpy(zero_copy_only=False))
+                     .tobytes())
+        elif pa.types.is_boolean(typ):
+            h.update(arr.fill_null(False).to_numpy(zero_copy_only=False).tobytes())
+        elif pa.types.is_string(typ) or pa.types.is_large_string(typ):
+            # the values' lengths, then their text joined (vectorized: liquidations hold many)
+            text = arr.fill_null("").cast(pa.large_string())
+            h.update(np.ascontiguousarray(pc.binary_length(text).to_numpy(zero_copy_only=False),
+                                          dtype="<i8").tobytes())
+            offsets = pa.array([0, len(text)], type=pa.int64())
+            joined = pc.binary_join(pa.LargeListArray.from_arrays(offsets, text),
+                                    pa.scalar("", pa.large_string()))[0]
+            h.update(joined.as_buffer() if joined.is_valid and len(text) else b"")
+        else:  # anything else: length-prefixed text of each value
+            for v in arr.to_pylist():
+                b = b"" if v is None else (v if isinstance(v, bytes) else str(v).encode())
+                h.update(len(b).to_bytes(8, "little") + b)
+    return h.hexdigest()
+
+
+def recorded_checksum(meta: dict | None) -> str | None:
+    """The rows checksum a file's key-value metadata records, or None (a file written before
+    lifthouse recorded checksums, or by another tool)."""
+    value = (meta or {}).get(CHECKSUM_KEY)
+    return value.decode("ascii", "replace") if value is not None else None
+
+
+def checksum_error(path: Path, recorded: str, actual: str) -> RawDataError:
+    return RawDataError(
+        f"the rows do not match the checksum the writer recorded in the file "
+        f"(lifthouse.rows_sha256 {recorded[:16]}..., the rows now give {actual[:16]}...): its "
+        "content is corrupted (the Parquet structure still reads)", file=path,
+        hint="move the file out of the raw layer, then import or ingest that month again (or "
+             "restore a backup copy of it that preflight verifies)")
+
+
+def verify_checksum(path: Path, table: pa.Table) -> bool | None:
+    """Compare a file's rows (``table``, as read) with the checksum recorded in it: True when
+    they match, None when it records none; a mismatch raises :func:`checksum_error`."""
+    recorded = recorded_checksum(table.schema.metadata)
+    if recorded is None:
+        return None
+    actual = rows_checksum(table)
+    if actual != recorded:
+        raise checksum_error(path, recorded, actual)
+    return True
 
 
 def read_dataset(data_dir: str | os.PathLike, dataset: str, symbol: str) -> pa.Table:

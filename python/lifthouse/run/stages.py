@@ -126,7 +126,8 @@ def engine_build_args(cfg: RunConfig) -> tuple[list[str], dict[str, str]]:
 
 
 _DBT_ERROR_MARKERS = ("Failure in", "Error in", "Compilation Error", "Runtime Error",
-                      "Database Error", "Parsing Error", "Got ", "ERROR")
+                      "Database Error", "Parsing Error", "Got ", "ERROR", "IO Error",
+                      "No space left on device")
 
 
 def dbt_failure_message(output: str, returncode: int, warehouse: Path,
@@ -341,11 +342,18 @@ def run_pipeline(cfg: RunConfig, log: RunLog | None = None) -> RunOutcome:
             "incomplete (manifest status: interrupted)")
         _final_status(cfg, "interrupted", log, stage=stage, error=str(exc))
         raise
-    except (WarehouseLockedError, WarehouseError, RunError, RawDataError) as exc:
+    except (WarehouseLockedError, WarehouseError, RunError, RawDataError, OSError) as exc:
+        full = _disk_full(exc, cfg, stage)  # a full disk is named as such, never blamed on dbt
         log(f"run {cfg.run_id} failed during {stage} (manifest status: failed)")
-        _final_status(cfg, "failed", log, stage=stage, error=str(exc))
+        _final_status(cfg, "failed", log, stage=stage, error=str(full or exc))
+        if full is not None:
+            raise full from exc
         if isinstance(exc, (RunError, RawDataError)):
             raise
+        if isinstance(exc, OSError):
+            raise RunError(f"cannot write {exc.filename or 'an output'} during {stage}: "
+                           f"{exc.strerror or exc}\n  fix: make {cfg.out_dir} writable (or choose "
+                           "another --out-dir) and re-run", 1) from exc
         raise RunError(str(exc), 1) from exc
     except Exception as exc:  # a bug: still never leave "running" behind
         log(f"run {cfg.run_id} failed during {stage}: {type(exc).__name__} (manifest status: "
@@ -365,8 +373,58 @@ def run_pipeline(cfg: RunConfig, log: RunLog | None = None) -> RunOutcome:
 
 def _final_status(cfg: RunConfig, status: str, log: RunLog, **extra: Any) -> None:
     """Best effort: the status manifest of a failed or interrupted run (an unwritable out dir
-    must not hide the run's own error)."""
+    must not hide the run's own error). On a full disk the atomic write (a new temp file) fails,
+    so the status is written over the ``running`` manifest's own bytes, in place (the error cut
+    to fit them); if even that fails the ``running`` manifest is removed: it never stays."""
     try:
         _status_manifest(cfg, status, log, **extra)
-    except (OSError, RawDataError):
-        pass
+        return
+    except (OSError, RawDataError) as exc:
+        cause = exc
+    path = cfg.layout.manifest_path
+    try:
+        import json
+
+        doc = run_status(run_id=cfg.run_id, status=status, command=list(cfg.reproduce),
+                         vars_passed=cfg.dbt_vars(), stage_seconds=log.stage_seconds, **extra)
+        text = json.dumps(doc, default=str)
+        room = path.stat().st_size
+        if len(text) > room and doc.get("error"):
+            keep = max(0, len(doc["error"]) - (len(text) - room) - 24)
+            doc["error"] = doc["error"][:keep] + " ... (cut: disk full)"
+            text = json.dumps(doc, default=str)
+        with open(path, "r+b") as fh:
+            fh.write(text.encode())
+            fh.truncate()
+        log(f"manifest {path}: status {status} written in place (a new file could not be "
+            f"written: {cause})")
+    except OSError:
+        try:
+            path.unlink()
+            log(f"manifest {path} removed: its status {status} could not be written ({cause})")
+        except OSError:
+            pass
+
+
+_DISK_FULL = ("No space left on device", "Errno 28", "ENOSPC", "disk is full", "Disk full")
+
+
+def _disk_full(exc: BaseException, cfg: RunConfig, stage: str) -> RunError | None:
+    """A RunError naming a full disk (with the fix) when ``exc`` is one: an OSError ENOSPC in
+    export, report or manifest, or a dbt build whose output says so; else None."""
+    import errno as _errno
+
+    if isinstance(exc, OSError) and exc.errno == _errno.ENOSPC:
+        where = f" while writing {exc.filename}" if exc.filename else ""
+    elif any(m in str(exc) for m in _DISK_FULL):
+        where = (f" while DuckDB wrote the warehouse {cfg.warehouse_path} (or its spill folder)"
+                 if stage == "build" else "")
+    else:
+        return None
+    return RunError(
+        f"no space left on device{where} during {stage}: the disk is full (not a problem of "
+        f"dbt, the models or the data); the outputs of {cfg.run_id} are incomplete (manifest "
+        f"status: failed), the last complete ones are in "
+        f"{cfg.out_dir / 'previous' / cfg.run_id}\n"
+        f"  fix: free disk space on the device of {cfg.out_dir} (df -h {cfg.out_dir}), or "
+        "choose another --out-dir, then re-run the same command", 1)

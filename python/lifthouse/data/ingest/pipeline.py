@@ -260,13 +260,27 @@ def _download(archive: Archive, base_url: str, tmp_dir: Path, policy: RetryPolic
             print(f"ingest: retry {attempt}/{policy.attempts - 1} {u}: {exc.reason}", file=log,
                   flush=True)
 
-    body, _, _ = fetch(url + ".CHECKSUM", policy=policy, on_retry=on_retry)
-    expected = parse_checksum((body or b"").decode("utf-8", errors="replace"), archive.name,
-                              url + ".CHECKSUM")
+    try:
+        body, _, _ = fetch(url + ".CHECKSUM", policy=policy, on_retry=on_retry)
+        expected = parse_checksum((body or b"").decode("utf-8", errors="replace"),
+                                  archive.name, url + ".CHECKSUM")
+    except NotFound:
+        expected = None  # the zip may be absent too (not in the archive) or present alone
     fd, tmp = tempfile.mkstemp(prefix=f".{archive.name}.", suffix=".part", dir=tmp_dir)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
+        if expected is None:
+            # NotFound when the zip is absent as well: the period is not in the archive
+            _, sha, size = fetch(url, tmp_path, policy=policy, on_bytes=progress.add_bytes,
+                                 on_retry=on_retry)
+            raise RawDataError(
+                f"{archive.name}.CHECKSUM is missing from the archive, but {archive.name} is "
+                f"there ({size} bytes): it cannot be verified, so it is not used",
+                file=url + ".CHECKSUM",
+                hint="re-run later (the archive publishes the checksum beside the zip), or "
+                     "check --base-url / --mirror (a mirror must hold the .CHECKSUM files too); "
+                     "nothing from this archive was written")
         for attempt in range(2):
             _, sha, size = fetch(url, tmp_path, policy=policy, on_bytes=progress.add_bytes,
                                  on_retry=on_retry)
