@@ -10,6 +10,7 @@ naming the file and the fix.
 from __future__ import annotations
 
 import argparse
+import calendar
 import re
 import sys
 from dataclasses import dataclass
@@ -72,6 +73,17 @@ class Loaded:
     dropped: list[str]
 
 
+@dataclass(frozen=True)
+class InputFormat:
+    """How a user's files write what the importer never guesses (the flags of the same name):
+    a CSV's field separator and decimal mark, the order of day and month in date strings, and
+    which pass of a local time that occurs twice (DST) is meant."""
+    csv_delimiter: str | None = None   # --csv-delimiter (default ',')
+    decimal: str | None = None         # --decimal '.' or ',' (default: plain numbers only)
+    date_format: str | None = None     # --date-format, strftime codes ('%d/%m/%Y %H:%M')
+    dst: str | None = None             # --dst infer | earlier | later (default: refuse)
+
+
 # File names that carry a symbol (case-insensitive), base asset then quote, optionally a
 # freqtrade settle suffix and anything after a separator:
 #   BTCUSDT.parquet, BTCUSDT-1m-2025-01.csv, BTC_USDT_USDT-1m-futures.feather, ETH-USDT.csv
@@ -80,6 +92,15 @@ SYMBOL_NAME_RE = re.compile(
     re.IGNORECASE)
 # COIN-M perpetuals (BTCUSD_PERP): stored under their USD-M twin, which is what runs read
 COINM_NAME_RE = re.compile(r"^(?P<base>[A-Z0-9]{2,12})USD[-_]PERP(?:[-_.].*)?$", re.IGNORECASE)
+# Words that generic file names put before "usdt" and that are no asset: exchanges, markets and
+# data words (``binance_usdt_klines.parquet`` states no symbol, it is not BINANCEUSDT)
+NOT_ASSETS = frozenset("""
+    BINANCE BYBIT OKX OKEX BITGET KUCOIN HUOBI MEXC KRAKEN COINBASE BITMEX DERIBIT BITFINEX
+    GATEIO BINGX CCXT FREQTRADE TARDIS CRYPTO EXCHANGE FUTURES FUTURE PERP PERPS PERPETUAL
+    PERPETUALS SPOT MARGIN SWAP SWAPS UM CM USDM COINM KLINES KLINE CANDLES CANDLE OHLC OHLCV
+    BARS FUNDING FUNDINGRATE FUNDINGRATES RATES TRADES TICKS LIQUIDATIONS LIQUIDATION LIQS OI
+    OPENINTEREST MARKET MARKETS PAIRS ALL ALLPAIRS EXPORT EXPORTS DUMP BACKUP HISTORY
+    HISTORICAL DAILY MONTHLY RAW SAMPLE DATASET MY MYDATA""".split())
 
 
 def symbol_from_filename(path: Path, log=None) -> str:
@@ -100,11 +121,20 @@ def symbol_from_filename(path: Path, log=None) -> str:
         raise RawDataError(f"the file name {path.name!r} does not state a symbol (like BTCUSDT, "
                            "BTC_USDT_USDT-1m-futures, ETH-USDT or BTCUSD_PERP)", file=path,
                            hint="pass --symbol SYMBOL (e.g. --symbol BTCUSDT)")
+    if m["base"].upper() in NOT_ASSETS:
+        raise RawDataError(f"the file name {path.name!r} does not state a symbol: "
+                           f"{m['base']!r} before {m['quote']!r} is no asset (a symbol is "
+                           "named like BTCUSDT, BTC_USDT_USDT-1m-futures or ETH-USDT)", file=path,
+                           hint="pass --symbol SYMBOL (e.g. --symbol BTCUSDT); nothing was "
+                                "written")
     return normalize_symbol(m["base"] + m["quote"])
 
 
-def read_any(path: Path) -> pa.Table:
-    """Read a Parquet, Feather or CSV file; a damaged file is a RawDataError naming it."""
+def read_any(path: Path, *, csv_delimiter: str | None = None,
+             decimal: str | None = None) -> pa.Table:
+    """Read a Parquet, Feather or CSV file; a damaged file is a RawDataError naming it.
+    ``csv_delimiter`` / ``decimal``: a CSV's field separator and decimal mark (--csv-delimiter,
+    --decimal; see :func:`_read_csv`)."""
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
     if not path.exists():
         raise RawDataError("file not found", file=path)
@@ -114,7 +144,7 @@ def read_any(path: Path) -> pa.Table:
         if suffix in (".feather", ".arrow", ".ipc"):
             return feather.read_table(path)
         if suffix in (".csv", ".csv.gz", ".txt"):
-            return _read_csv(path)
+            return _read_csv(path, delimiter=csv_delimiter, decimal=decimal)
     except RawDataError:
         raise
     except Exception as exc:  # pyarrow raises many types for damaged files
@@ -125,20 +155,183 @@ def read_any(path: Path) -> pa.Table:
                        hint="use .parquet, .feather or .csv")
 
 
-def _read_csv(path: Path) -> pa.Table:
-    with open(path, "rb") as fh:
-        first = fh.readline().decode("utf-8", "replace")
-    has_header = bool(re.search(r"[A-Za-z_]{2,}", first.split(",")[0]))
-    if has_header:
-        return pacsv.read_csv(path)
-    raise RawDataError("CSV has no header row, so its columns cannot be mapped by name",
-                       file=path, hint="add a header row with Binance column names "
-                       "(archive CSVs are read by `lifthouse ingest`, which knows their layout)")
+# field separators a CSV header row is checked for (--csv-delimiter names the one to use)
+CSV_DELIMITERS = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "pipes"}
+DELIMITER_NAMES = {"comma": ",", "semicolon": ";", "tab": "\t", "\\t": "\t", "pipe": "|"}
+# numbers with a decimal mark and, optionally, the other mark grouping thousands (--decimal)
+NUMBER_RE = {
+    ".": r"^[+-]?((\d{1,3}(,\d{3})+|\d+)(\.\d*)?|\.\d+)([eE][+-]?\d+)?$",
+    ",": r"^[+-]?((\d{1,3}(\.\d{3})+|\d+)(,\d*)?|,\d+)([eE][+-]?\d+)?$",
+}
+
+
+def csv_delimiter(text: str) -> str:
+    """The one-character field separator ``--csv-delimiter`` names (``;``, ``tab``, ``\\t``)."""
+    value = DELIMITER_NAMES.get(text.strip().lower(), text)
+    if len(value) != 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not one character (e.g. ';', '|', tab)")
+    return value
+
+
+def _show_delimiter(d: str) -> str:
+    return "tab" if d == "\t" else repr(d)
+
+
+def _first_line(path: Path) -> str:
+    import gzip
+
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rb") as fh:
+        return fh.readline().decode("utf-8", "replace").rstrip("\r\n")
+
+
+def _read_csv(path: Path, *, delimiter: str | None = None, decimal: str | None = None
+              ) -> pa.Table:
+    """A CSV with a header row. Fields are separated by commas unless ``delimiter`` says
+    otherwise; a header separated by something else (semicolons, tabs, pipes) is refused naming
+    it and ``--csv-delimiter``. Numbers are plain (``1234.5``) unless ``decimal`` names the
+    decimal mark (``.`` or ``,``; the other mark then groups thousands and is dropped); numbers
+    with a decimal comma or thousands separators are refused naming ``--decimal``."""
+    first = _first_line(path)
+    counts = {d: first.count(d) for d in CSV_DELIMITERS}
+    seen = max(counts, key=lambda d: counts[d])
+    if delimiter is None and seen != "," and counts[seen] > counts[","]:
+        raise RawDataError(
+            f"the header row is separated by {CSV_DELIMITERS[seen]}"
+            + (f" ({seen!r})" if seen != "\t" else "") + f", not commas: {first[:80]!r}",
+            file=path,
+            hint=f"pass --csv-delimiter {'tab' if seen == chr(9) else repr(seen)}"
+                 + (" (and --decimal , if its numbers are written like 100,5)"
+                    if seen == ";" else "") + "; nothing was written")
+    delim = delimiter or ","
+    if delimiter is not None and counts.get(delim, first.count(delim)) == 0 and counts[seen]:
+        raise RawDataError(
+            f"--csv-delimiter {_show_delimiter(delim)} does not occur in the header row, which "
+            f"is separated by {CSV_DELIMITERS[seen]}: {first[:80]!r}", file=path,
+            hint=f"pass --csv-delimiter {'tab' if seen == chr(9) else repr(seen)}")
+    if not re.search(r"[A-Za-z_]{2,}", first.split(delim)[0]):
+        raise RawDataError("CSV has no header row, so its columns cannot be mapped by name",
+                           file=path, hint="add a header row with Binance column names "
+                           "(archive CSVs are read by `lifthouse ingest`, which knows their "
+                           "layout)")
+    parse = pacsv.ParseOptions(delimiter=delim)
+    convert = None
+    if decimal is not None:   # every column as text: numbers are converted by their marks
+        names = pacsv.open_csv(path, parse_options=parse).schema.names
+        convert = pacsv.ConvertOptions(column_types={n: pa.string() for n in names})
+    try:
+        table = pacsv.read_csv(path, parse_options=parse, convert_options=convert)
+    except pa.ArrowInvalid as exc:
+        m = re.search(r"Expected (\d+) columns, got (\d+)", str(exc))
+        if m and int(m[2]) > int(m[1]) and delim != ",":
+            raise RawDataError(
+                f"{m[2]} fields where the header has {m[1]}", file=path,
+                row=_first_long_row(path, delim, int(m[1])),
+                hint=f"check that {CSV_DELIMITERS.get(delim, repr(delim))} separate the fields "
+                     "and that text holding one is quoted; nothing was written") from exc
+        if m and int(m[2]) > int(m[1]):
+            raise RawDataError(
+                f"{m[2]} fields where the header has {m[1]}: numbers written with a decimal "
+                f"comma (100,5) or a thousands separator (1,000.5) split into two fields when "
+                f"{CSV_DELIMITERS.get(delim, delim)} separate the fields", file=path,
+                row=_first_long_row(path, delim, int(m[1])),
+                hint="re-export the file with '.' decimals and no thousands separators, or "
+                     "with ';' between fields (then pass --csv-delimiter ';' --decimal ,); "
+                     "nothing was written") from exc
+        raise
+    if decimal is not None:
+        return _convert_numbers(table, decimal)
+    _refuse_marked_numbers(table, path)
+    return table
+
+
+def _first_long_row(path: Path, delim: str, n_fields: int) -> int:
+    """The 1-based data row (the header is row 0) of the first line with more fields."""
+    import csv
+    import gzip
+    import io
+
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rb") as fh:
+        reader = csv.reader(io.TextIOWrapper(fh, "utf-8", errors="replace"), delimiter=delim)
+        for i, row in enumerate(reader):
+            if len(row) > n_fields:
+                return i
+    return 1
+
+
+def _marked_numbers(values: pa.ChunkedArray) -> list[str]:
+    """The decimal marks (``.``, ``,``) under which every non-empty text value of a column
+    reads as a number; empty when some value is not a number (or the column is empty)."""
+    text = pc.utf8_trim_whitespace(values)
+    text = text.filter(pc.and_(pc.is_valid(text), pc.not_equal(text, "")))
+    if len(text) == 0:
+        return []
+    return [mark for mark, rx in NUMBER_RE.items()
+            if pc.all(pc.match_substring_regex(text, rx)).as_py()]
+
+
+def _refuse_marked_numbers(table: pa.Table, path: Path) -> None:
+    """A text column whose values are numbers with a decimal comma or thousands separators
+    (``100,5``, ``101,000.00``, ``1.234,5``) is refused, naming the format and ``--decimal``
+    (without it a comma is never read as a decimal mark or dropped)."""
+    for name in table.column_names:
+        col = table.column(name)
+        if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
+            continue
+        marks = _marked_numbers(col)
+        has_comma = pc.fill_null(pc.match_substring(col, ","), False)
+        if not marks or (not pc.any(has_comma).as_py() and marks != [","]):
+            continue  # plain numbers (read as text for another reason) are left as they are
+        rows = col.to_pylist()
+        flags = has_comma.to_pylist()
+        i = flags.index(True) if True in flags else next(
+            k for k, v in enumerate(rows) if v and v.strip())
+        example = rows[i]
+        if marks == [","]:
+            what = "a decimal comma" if "," in example else "'.' as a thousands separator"
+            fix = "pass --decimal , (',' marks decimals, '.' groups thousands and is dropped)"
+        elif marks == ["."]:
+            what, fix = ("',' as a thousands separator",
+                         "pass --decimal . ('.' marks decimals, ',' groups thousands and is "
+                         "dropped)")
+        else:
+            what, fix = ("a comma that is either a decimal mark or a thousands separator "
+                         f"({example.strip()!r} reads as {example.strip().replace(',', '.')} or "
+                         f"{example.strip().replace(',', '')})",
+                         "pass --decimal , if ',' marks decimals, or --decimal . if it groups "
+                         "thousands")
+        raise RawDataError(f"column {name!r} holds numbers written with {what}, e.g. "
+                           f"{example.strip()!r}", file=path, row=i + 1,
+                           hint=fix + "; nothing was written")
+
+
+def _convert_numbers(table: pa.Table, decimal: str) -> pa.Table:
+    """Every text column whose values all read as numbers with ``decimal`` as the decimal mark
+    (the other mark grouping thousands), as int64 (no decimal mark, no exponent) or float64;
+    every other column stays text (times, symbols, sides)."""
+    group = "," if decimal == "." else "."
+    cols = []
+    for name in table.column_names:
+        col = pc.utf8_trim_whitespace(table.column(name))
+        if decimal not in _marked_numbers(col):
+            cols.append(pc.if_else(pc.equal(col, ""), pa.scalar(None, pa.string()), col))
+            continue
+        text = pc.replace_substring(col, group, "")
+        text = pc.replace_substring(text, decimal, ".")
+        text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+        whole = not pc.any(pc.match_substring_regex(text, r"[.eE]")).as_py()
+        cols.append(text.cast(pa.int64() if whole else pa.float64()))
+    return pa.table(cols, names=table.column_names)
 
 
 def _time_to_us(col: pa.ChunkedArray | pa.Array, *, source: Path, name: str,
-                time_unit: str | None, naive_tz: str | None) -> pa.Array:
-    """Convert a time column to naive UTC microseconds (int64 -> timestamp[us])."""
+                time_unit: str | None, naive_tz: str | None, date_format: str | None = None,
+                dst: str | None = None) -> pa.Array:
+    """Convert a time column to naive UTC microseconds (int64 -> timestamp[us]). A row without
+    a time, day/month strings without ``date_format`` and local times that a DST change makes
+    ambiguous (unless ``dst`` chooses) or nonexistent are errors naming the rows."""
+    _refuse_missing_times(col, source=source, name=name)
     s = pd.Series(col.to_pandas() if hasattr(col, "to_pandas") else col)
     if pd.api.types.is_integer_dtype(s) or pd.api.types.is_float_dtype(s):
         v = s.to_numpy(dtype="float64")
@@ -166,18 +359,201 @@ def _time_to_us(col: pa.ChunkedArray | pa.Array, *, source: Path, name: str,
                 file=source, row=1,
                 hint="if they are UTC re-run with --naive-tz UTC (or give the zone they are in)")
         else:
-            s = s.dt.tz_localize(time_zone(naive_tz)).dt.tz_convert("UTC").dt.tz_localize(None)
+            s = _localize(s, naive_tz, dst=dst, source=source, name=name)
+            s = s.dt.tz_convert("UTC").dt.tz_localize(None)
         return pa.array(s.astype("datetime64[us]"), type=pa.timestamp("us"))
     # strings
-    try:
-        parsed = pd.to_datetime(s, utc=False, format="mixed")
-    except (ValueError, TypeError) as exc:
-        raise RawDataError(f"time column {name!r} cannot be parsed as dates: {exc}",
-                           file=source) from exc
+    if date_format:
+        parsed = _parse_with_format(s, date_format, source=source, name=name)
+    else:
+        _refuse_day_month(s, source=source, name=name)
+        try:
+            parsed = pd.to_datetime(s, utc=False, format="mixed")
+        except (ValueError, TypeError) as exc:
+            raise RawDataError(f"time column {name!r} cannot be parsed as dates: {exc}",
+                               file=source) from exc
     if not pd.api.types.is_datetime64_any_dtype(parsed):
         raise RawDataError(f"time column {name!r} has mixed time zones", file=source)
     return _time_to_us(pa.chunked_array([pa.array(parsed)]), source=source, name=name,
-                       time_unit=time_unit, naive_tz=naive_tz)
+                       time_unit=time_unit, naive_tz=naive_tz, dst=dst)
+
+
+def _rows_text(rows: np.ndarray, most: int = 5) -> str:
+    """``rows 3, 4, 5`` (1-based) from 0-based indices, the first ``most`` of them."""
+    shown = ", ".join(str(int(i) + 1) for i in rows[:most])
+    more = f", ... ({rows.size} in all)" if rows.size > most else ""
+    return f"row{'s' if rows.size > 1 else ''} {shown}{more}"
+
+
+def _refuse_missing_times(col: pa.ChunkedArray | pa.Array, *, source: Path, name: str) -> None:
+    """A row whose time is NULL, NaN, infinite or empty text: RawDataError naming the first
+    such row of the file (before anything reads the stamps, so no other check fires on it)."""
+    arr = col if isinstance(col, pa.ChunkedArray) else pa.chunked_array([col])
+    missing = pc.is_null(arr, nan_is_null=True)
+    if pa.types.is_floating(arr.type):
+        missing = pc.or_(missing, pc.fill_null(pc.is_inf(arr), False))
+    elif pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        missing = pc.or_(missing, pc.fill_null(pc.equal(pc.utf8_trim_whitespace(arr), ""), False))
+    rows = np.flatnonzero(missing.to_numpy(zero_copy_only=False))
+    if rows.size:
+        raise RawDataError(
+            f"time column {name!r} is empty (NaN, NULL or blank) in {rows.size} row(s): "
+            f"{_rows_text(rows)}", file=source, row=int(rows[0]) + 1,
+            hint="fill in the time of those rows or drop them; nothing was written")
+
+
+# a date written day/month/year or month/day/year (05/06/2025, 5.6.25, 05-06-2025 00:00)
+DAY_MONTH_RE = r"^\s*(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})(?!\d)(.*)$"
+DAY_MONTH_QUICK = r"^\s*\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2}"   # the same, for Arrow (no backreference)
+
+
+def _time_codes(rest: str) -> str | None:
+    """The strftime codes of the time after a date (`` 00:00`` -> `` %H:%M``), None if unknown."""
+    if not rest.strip():
+        return ""
+    m = re.match(r"^([ T])\d{1,2}:\d{2}(:\d{2})?(\.\d+)?\s*(Z|[+-]\d{2}:?\d{2})?$", rest)
+    if not m:
+        return None
+    return (f"{m[1]}%H:%M" + (":%S" if m[2] else "") + (".%f" if m[3] else "")
+            + ("%z" if m[4] else ""))
+
+
+def _refuse_day_month(s: pd.Series, *, source: Path, name: str) -> None:
+    """Dates written day/month or month/day (``05/06/2025 00:00``: 5 June or May 6) are refused
+    unless ``--date-format`` gives the order: never guessed, even when a day above 12 would
+    tell (a file may mix both orders). The fix names the format that fits."""
+    if not (pd.api.types.is_string_dtype(s) or s.dtype == object):
+        return
+    text = pa.array(s.astype("string"), type=pa.string())
+    if not pc.any(pc.match_substring_regex(text, DAY_MONTH_QUICK)).as_py():
+        return                               # the common case (ISO strings), in Arrow's time
+    m = s.astype("string").str.extract(DAY_MONTH_RE)
+    hit = m[0].notna().to_numpy()
+    if not hit.any():
+        return
+    rows = np.flatnonzero(hit)
+    first = int(rows[0])
+    a = m[0].iloc[rows].astype(int).to_numpy()
+    b = m[2].iloc[rows].astype(int).to_numpy()
+    day_first, month_first = rows[a > 12], rows[b > 12]   # only one order reads them
+    sep, year = m[1].iloc[first], "%Y" if len(m[3].iloc[first]) == 4 else "%y"
+    codes = _time_codes(str(m[4].iloc[first]))
+    tail = codes if codes is not None else " <time codes, e.g. %H:%M>"
+    dm, md = f"%d{sep}%m{sep}{year}{tail}", f"%m{sep}%d{sep}{year}{tail}"
+    example = str(s.iloc[first]).strip()
+    both = (f" ({example!r} is {int(a[0])} {calendar.month_name[int(b[0])]} day first, or "
+            f"{calendar.month_name[int(a[0])]} {int(b[0])} month first)"
+            if a[0] <= 12 and b[0] <= 12 and a[0] != b[0] else "")
+    if day_first.size and month_first.size:
+        d, mm = int(day_first[0]), int(month_first[0])
+        raise RawDataError(
+            f"time column {name!r} mixes day/month and month/day dates: row {d + 1} "
+            f"({str(s.iloc[d]).strip()!r}) reads only as day/month, row {mm + 1} "
+            f"({str(s.iloc[mm]).strip()!r}) only as month/day", file=source, row=mm + 1,
+            hint="write every date in one order (best: ISO, 2025-05-06 00:00); nothing was "
+                 "written")
+    if day_first.size:
+        why = (f"row {int(day_first[0]) + 1} ({str(s.iloc[day_first[0]]).strip()!r}) reads "
+               "only as day/month")
+        fix = f"pass --date-format '{dm}' (day first)"
+    elif month_first.size:
+        why = (f"row {int(month_first[0]) + 1} ({str(s.iloc[month_first[0]]).strip()!r}) "
+               "reads only as month/day")
+        fix = f"pass --date-format '{md}' (month first)"
+    else:
+        why = "every one of them reads both ways"
+        fix = (f"pass --date-format '{dm}' if the day comes first, or --date-format '{md}' if "
+               "the month does")
+    raise RawDataError(
+        f"time column {name!r} holds dates written day/month or month/day{both}; {why}; the "
+        "order is never guessed", file=source, row=first + 1,
+        hint=fix + "; or export ISO dates (2025-05-06 00:00); nothing was written")
+
+
+def _parse_with_format(s: pd.Series, fmt: str, *, source: Path, name: str) -> pd.Series:
+    """``s`` parsed with the strftime format ``--date-format`` gives; the first row that does
+    not match it is an error naming the row."""
+    try:
+        parsed = pd.to_datetime(s, format=fmt, errors="coerce")
+    except (ValueError, TypeError) as exc:
+        raise RawDataError(f"--date-format {fmt!r} cannot parse the time column {name!r}: {exc}",
+                           file=source, hint="give strftime codes, e.g. --date-format "
+                                             "'%d/%m/%Y %H:%M'") from exc
+    bad = np.flatnonzero(parsed.isna().to_numpy())
+    if bad.size:
+        raise RawDataError(
+            f"time column {name!r}: {str(s.iloc[bad[0]]).strip()!r} does not match --date-format "
+            f"{fmt!r} ({bad.size} row(s) in all: {_rows_text(bad)})", file=source,
+            row=int(bad[0]) + 1,
+            hint="give the format the column is written in (strftime codes, e.g. "
+                 "'%d/%m/%Y %H:%M'); nothing was written")
+    return parsed
+
+
+# --dst: how local times that occur twice (the clocks set back) are read
+DST_CHOICES = ("infer", "earlier", "later")
+
+
+def _localize(s: pd.Series, zone: str, *, dst: str | None, source: Path,
+              name: str) -> pd.Series:
+    """Naive local times in ``zone`` as zone-aware times. A local time the clocks skip (the
+    start of summer time) is refused, naming the rows: such stamps do not follow that zone's
+    clock. A local time that occurs twice (the clocks set back) is refused unless ``dst``
+    chooses: ``infer`` (from the row order: the first pass of the repeated hour is the
+    earlier one), ``earlier`` or ``later`` (every such time as its first or second pass)."""
+    tz = time_zone(zone)
+    try:
+        return s.dt.tz_localize(tz)
+    except ValueError:      # pandas: an ambiguous or nonexistent local time
+        pass
+    n = len(s)
+    first = s.dt.tz_localize(tz, ambiguous=np.ones(n, dtype=bool), nonexistent="NaT")
+    second = s.dt.tz_localize(tz, ambiguous=np.zeros(n, dtype=bool), nonexistent="NaT")
+    skipped = np.flatnonzero(first.isna().to_numpy())
+    if skipped.size:
+        raise RawDataError(
+            f"time column {name!r}: {skipped.size} local time(s) do not exist in {zone} (its "
+            f"clocks skip them, at the start of summer time), e.g. {s.iloc[skipped[0]]} at "
+            f"{_rows_text(skipped)}: these stamps do not follow {zone}'s clock",
+            file=source, row=int(skipped[0]) + 1,
+            hint=f"pass the zone the stamps follow: {_fixed_zone(tz)} for {zone}'s offset "
+                 "without summer time, or UTC; nothing was written")
+    twice = np.flatnonzero((first != second).to_numpy())
+    if dst is None:
+        raise RawDataError(
+            f"time column {name!r}: {twice.size} local time(s) occur twice in {zone} (its "
+            f"clocks are set back, at the end of summer time), e.g. {s.iloc[twice[0]]} at "
+            f"{_rows_text(twice)}: which pass each row means is not guessed",
+            file=source, row=int(twice[0]) + 1,
+            hint="pass --dst infer (from the row order: the repeated hour's first pass is the "
+                 "earlier), --dst earlier or --dst later (every such time as its first or "
+                 "second pass), or export the times in UTC; nothing was written")
+    if dst == "infer":
+        try:
+            return s.dt.tz_localize(tz, ambiguous="infer")
+        except ValueError as exc:
+            raise RawDataError(
+                f"time column {name!r}: --dst infer cannot tell the two passes of the local "
+                f"times that occur twice in {zone} ({_rows_text(twice)}) from the row order "
+                f"({exc})", file=source, row=int(twice[0]) + 1,
+                hint="pass --dst earlier or --dst later, or export the times in UTC") from None
+    pick = np.minimum if dst == "earlier" else np.maximum
+    utc = pick(first.dt.tz_convert("UTC").to_numpy(dtype="datetime64[ns]"),
+               second.dt.tz_convert("UTC").to_numpy(dtype="datetime64[ns]"))
+    return pd.Series(utc, index=s.index).dt.tz_localize("UTC").dt.tz_convert(tz)
+
+
+def _fixed_zone(tz) -> str:
+    """The zone name of ``tz``'s offset without summer time (``Etc/GMT-1`` for UTC+1)."""
+    import datetime as dt
+
+    std = min(tz.utcoffset(dt.datetime(2025, m, 1)) for m in (1, 7))
+    hours = std.total_seconds() / 3600
+    if hours == 0:
+        return "UTC"
+    if hours.is_integer():
+        return f"Etc/GMT{-int(hours):+d} (UTC{int(hours):+d}; the Etc sign is inverted)"
+    return f"a zone with the fixed offset UTC{hours:+g} h"
 
 
 def time_zone(name: str):
@@ -197,7 +573,8 @@ def time_zone(name: str):
 
 def map_columns(dataset: str, table: pa.Table, *, source: Path, time_unit: str | None = None,
                 naive_tz: str | None = None, contract_usd: float | None = None,
-                ignore: set[str] | None = None) -> tuple[pa.Table, list[str]]:
+                ignore: set[str] | None = None,
+                formats: InputFormat = InputFormat()) -> tuple[pa.Table, list[str]]:
     """Rename, drop and convert a user's table to the dataset's raw schema."""
     spec = DATASETS[dataset]
     family = "klines" if "klines" in dataset else dataset
@@ -237,7 +614,8 @@ def map_columns(dataset: str, table: pa.Table, *, source: Path, time_unit: str |
             file=source, hint="check --dataset, or rename the columns to Binance names")
     out[spec.time_column] = _time_to_us(out[spec.time_column], source=source,
                                         name=spec.time_column, time_unit=time_unit,
-                                        naive_tz=naive_tz)
+                                        naive_tz=naive_tz, date_format=formats.date_format,
+                                        dst=formats.dst)
     if dataset == "um_liquidations":
         out = _liquidation_notional(out, table.column_names, source=source,
                                     contract_usd=contract_usd)
@@ -265,10 +643,43 @@ def _liquidation_notional(cols: dict, original_names: list[str], *, source: Path
     else:
         notional = qty * price
     cols["notional_usd"] = pa.array(notional)
-    side = cols["side"]
-    side_vals = pd.Series(side.to_pylist()).astype(str).str.upper().str.strip()
-    cols["side"] = pa.array(side_vals.tolist(), type=pa.string())
+    cols["side"] = liquidation_sides(cols["side"], source=source)
     return cols
+
+
+# a side that names the liquidated position, not the forced order: the order closing it
+POSITION_SIDES = {"LONG": "SELL", "SHORT": "BUY"}
+
+
+def liquidation_sides(side: pa.ChunkedArray | pa.Array, *, source: Path) -> pa.Array:
+    """The ``side`` of each forced order, upper-cased: BUY or SELL (SELL: a long position was
+    liquidated). An empty side, a position (LONG / SHORT) or any other value is an error naming
+    the first such row and the fix."""
+    values = [None if v is None or (isinstance(v, float) and v != v) else str(v).strip().upper()
+              for v in side.to_pylist()]
+    empty = np.flatnonzero([not v for v in values])
+    if empty.size:
+        raise RawDataError(
+            f"the side of {empty.size} liquidation(s) is empty (NULL): {_rows_text(empty)}",
+            file=source, row=int(empty[0]) + 1,
+            hint="give every row its forced order's side: SELL when a long position was "
+                 "liquidated, BUY when a short was; or drop those rows; nothing was written")
+    other = np.flatnonzero([v not in ("BUY", "SELL") for v in values])
+    if other.size:
+        found = sorted({values[i] for i in other})
+        i = int(other[0])
+        if set(found) <= set(POSITION_SIDES):
+            raise RawDataError(
+                f"side {values[i]!r} names the liquidated position, not the forced order's side "
+                f"({other.size} row(s): {_rows_text(other)})", file=source, row=i + 1,
+                hint="write the order's side: a long liquidated is a SELL order (LONG -> SELL), "
+                     "a short liquidated a BUY (SHORT -> BUY); nothing was written")
+        raise RawDataError(
+            f"side {values[i]!r} is not BUY or SELL ({other.size} row(s): {_rows_text(other)}; "
+            f"values found: {', '.join(found[:5])})", file=source, row=i + 1,
+            hint="each liquidation is a SELL (a long position liquidated) or a BUY (a short "
+                 "liquidated); fix those rows; nothing was written")
+    return pa.array(values, type=pa.string())
 
 
 def symbol_from_value(value: str) -> str:
@@ -304,12 +715,13 @@ def stated_symbols(table: pa.Table, column: str, *, source: Path) -> pa.Array:
 
 def load_file(path: Path, dataset: str, *, symbol: str | None, time_unit: str | None,
               naive_tz: str | None, contract_usd: float | None,
-              ignore: set[str], split_by_symbol: bool = False, log=print) -> list[Loaded]:
+              ignore: set[str], split_by_symbol: bool = False, log=print,
+              formats: InputFormat = InputFormat()) -> list[Loaded]:
     """Read one file into its dataset's schema: one :class:`Loaded` per symbol (one, unless
     ``split_by_symbol``). A ``symbol`` column is checked, never dropped unseen: it must agree
     with ``--symbol`` or the file name and hold one symbol, or the file is split by it when
     the user asks (``--split-by-symbol``)."""
-    table = read_any(path)
+    table = read_any(path, csv_delimiter=formats.csv_delimiter, decimal=formats.decimal)
     if table.num_rows == 0:
         raise RawDataError("the file has no rows", file=path)
     column = symbol_column(table)
@@ -356,7 +768,8 @@ def load_file(path: Path, dataset: str, *, symbol: str | None, time_unit: str | 
             hint=f"pass --symbol {distinct[0]} if the column is right, or fix the file; "
                  "nothing was written")
     mapped, dropped = map_columns(dataset, table, source=path, time_unit=time_unit,
-                                  naive_tz=naive_tz, contract_usd=contract_usd, ignore=ignore)
+                                  naive_tz=naive_tz, contract_usd=contract_usd, ignore=ignore,
+                                  formats=formats)
     if sym is not None:
         return [Loaded(path, sym, mapped, dropped)]
     return [Loaded(path, s, mapped.filter(pc.equal(stated, s)), dropped)
@@ -376,32 +789,52 @@ def import_files(paths: list[Path], dataset: str, *, data_dir: Path, symbol: str
                  contract_usd: float | None = None, replace: bool = False,
                  allow_unsorted: bool = False, ignore: set[str] | None = None,
                  split_by_symbol: bool = False,
-                 waive: frozenset[str] | set[str] = frozenset(), log=print) -> list:
+                 waive: frozenset[str] | set[str] = frozenset(), log=print,
+                 formats: InputFormat = InputFormat(), funding_unit: str = "decimal") -> list:
     """Read and check every file, then write. Returns the write reports. ``waive``: checks of
-    :data:`lifthouse.data.validate.WAIVERS` to skip (the --allow-* flags)."""
+    :data:`lifthouse.data.validate.WAIVERS` to skip (the --allow-* flags); ``formats``: how the
+    files write CSV fields, numbers, dates and local times (:class:`InputFormat`)."""
     if dataset not in DATASETS:
         raise RawDataError(f"unknown dataset {dataset!r}", hint=f"choose one of {sorted(DATASETS)}")
+    funding_divisor = funding_unit_divisor(funding_unit, dataset)
 
     loaded = []
     for path in paths:
         items = load_file(Path(path), dataset, symbol=symbol, time_unit=time_unit,
                           naive_tz=naive_tz, contract_usd=contract_usd, ignore=ignore or set(),
-                          split_by_symbol=split_by_symbol, log=log)
+                          split_by_symbol=split_by_symbol, log=log, formats=formats)
         for item in items:
+            if funding_divisor != 1:  # --funding-unit percent / bps: stored as decimals
+                item.table = item.table.set_column(
+                    item.table.column_names.index("funding_rate"), "funding_rate",
+                    pc.divide(item.table.column("funding_rate").cast(pa.float64()),
+                              float(funding_divisor)))
             # validate now (per file, so errors name the right file and row); write later
             where = str(path) if len(items) == 1 else f"{path} ({item.symbol} rows)"
             validate(dataset, conform(dataset, item.table, source=where), source=where,
                      allow_unsorted=allow_unsorted, waive=waive)
             loaded.append(item)
-    reports = []
-    for item in loaded:
-        rep = write_dataset(data_dir, dataset, item.symbol, item.table, source=str(item.path),
-                            origin="import", replace=replace, allow_unsorted=allow_unsorted,
-                            waive=waive)
-        note = f" (dropped known extra columns: {', '.join(item.dropped)})" if item.dropped else ""
-        log(f"{item.path}: {item.symbol}: {rep.summary()}{note}")
-        reports.append(rep)
-    return reports
+    # checked against each other and the stored months before anything is written; a batch
+    # stopped midway says what it wrote (lifthouse.data.batch)
+    from lifthouse.data.batch import write_batch
+
+    return write_batch(dataset, loaded, data_dir=data_dir, origin="import", replace=replace,
+                       allow_unsorted=allow_unsorted, waive=waive, log=log)
+
+
+# --funding-unit: the unit a funding file's rates are in (stored as decimals: 0.0001 = 1 bp)
+FUNDING_UNITS = {"decimal": 1, "percent": 100, "bps": 10_000}
+
+
+def funding_unit_divisor(unit: str, dataset: str) -> int:
+    """What ``--funding-unit`` divides funding rates by (1 for decimals); RawDataError for an
+    unknown unit or another dataset than um_funding_rate."""
+    if unit not in FUNDING_UNITS:
+        raise RawDataError(f"--funding-unit {unit!r} is not one of {sorted(FUNDING_UNITS)}")
+    if unit != "decimal" and dataset != "um_funding_rate":
+        raise RawDataError(f"--funding-unit {unit} applies to --dataset um_funding_rate only, "
+                           f"not {dataset}", hint="drop --funding-unit")
+    return FUNDING_UNITS[unit]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -421,6 +854,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="unit of integer timestamps (default: detected; seconds must be explicit)")
     parser.add_argument("--naive-tz", default=None,
                         help="IANA time zone of datetimes that carry none, e.g. UTC")
+    parser.add_argument("--dst", choices=DST_CHOICES, default=None,
+                        help="with --naive-tz: local times that occur twice when the clocks are "
+                             "set back: infer (from the row order), earlier or later (default: "
+                             "refused, naming the rows)")
+    parser.add_argument("--date-format", default=None, metavar="FORMAT",
+                        help="strftime codes of date strings, e.g. '%%d/%%m/%%Y %%H:%%M' (needed "
+                             "for day/month dates such as 05/06/2025, never guessed)")
+    parser.add_argument("--csv-delimiter", type=csv_delimiter, default=None, metavar="CHAR",
+                        help="CSV field separator, e.g. ';' or tab (default ','; another "
+                             "separator is refused, naming it)")
+    parser.add_argument("--decimal", choices=(".", ","), default=None, metavar="{.|,}",
+                        help="CSV decimal mark; the other mark is a thousands separator and is "
+                             "dropped (default: numbers with commas are refused, naming this)")
     parser.add_argument("--ignore-columns", default="", help="comma-separated columns to drop")
     parser.add_argument("--sort", action="store_true", help="accept and sort out-of-order rows")
     parser.add_argument("--split-by-symbol", action="store_true",
@@ -430,15 +876,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--replace", action="store_true",
                         help="let these files replace conflicting rows already stored")
     parser.add_argument("--allow-any-year", dest="waive", action="append_const",
-                        const="any-year", help="accept stamps outside the plausible years")
+                        const="any-year", help="accept stamps outside the plausible years "
+                                               "(2010 .. now: stamps in the future too)")
     parser.add_argument("--allow-any-spacing", dest="waive", action="append_const",
                         const="any-spacing",
                         help="accept bars spaced unlike the dataset's grain (1m, 5m)")
     parser.add_argument("--allow-off-grain", dest="waive", action="append_const",
-                        const="off-grain", help="accept kline open times off the minute")
+                        const="off-grain", help="accept kline open times off the minute and "
+                                                "funding times off the settlement hours")
+    parser.add_argument("--funding-unit", choices=sorted(FUNDING_UNITS), default="decimal",
+                        help="unit of the funding rates (default decimal: 0.0001 = 1 bp); "
+                             "percent and bps are divided by 100 / 10000 (funding whose median "
+                             "|rate| is 0.0025 or more is refused, naming the likely unit)")
+    parser.add_argument("--allow-any-funding", dest="waive", action="append_const",
+                        const="any-funding",
+                        help="accept funding rates as given (a median |rate| of 0.0025 or more, "
+                             "rates beyond +-5%%)")
+    parser.add_argument("--allow-outliers", dest="waive", action="append_const",
+                        const="outliers",
+                        help="accept a bar whose open or close is over 10x (or under 1/10 of) "
+                             "the median close of the 21 bars around it")
 
 
 def run(args: argparse.Namespace) -> int:
+    from lifthouse.data.batch import BatchInterrupted
+
+    try:
+        return _run(args)
+    except BatchInterrupted as exc:
+        print(f"lifthouse import: {exc.message}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("lifthouse import: interrupted while reading the files, before anything was "
+              "written; the raw layer is unchanged (re-run the same command)", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
     data_dir = resolve_data_dir(args.data_dir)
     warn_if_sample_dir(data_dir)
     ignore = {c.strip() for c in args.ignore_columns.split(",") if c.strip()}
@@ -446,7 +920,11 @@ def run(args: argparse.Namespace) -> int:
                            time_unit=args.time_unit, naive_tz=args.naive_tz,
                            contract_usd=args.contract_usd, replace=args.replace,
                            allow_unsorted=args.sort, ignore=ignore,
-                           split_by_symbol=args.split_by_symbol, waive=frozenset(args.waive or ()))
+                           split_by_symbol=args.split_by_symbol, waive=frozenset(args.waive or ()),
+                           formats=InputFormat(csv_delimiter=args.csv_delimiter,
+                                               decimal=args.decimal,
+                                               date_format=args.date_format, dst=args.dst),
+                           funding_unit=args.funding_unit)
     total = sum(r.rows_added for r in reports)
     print(f"imported {len(reports)} file(s) into {data_dir}/{args.dataset}: {total} new rows",
           file=sys.stderr)

@@ -127,6 +127,28 @@ def _minute(ts: str) -> np.datetime64:
     return np.datetime64(ts, "m")
 
 
+def _check_window(t_end: np.datetime64, lookback_days: int) -> None:
+    """Refuse, before anything is written, a negative lookback (the bars would start inside
+    the window) and a window whose last bar is in the future (the raw layer refuses stamps
+    after now)."""
+    if int(lookback_days) < 0:
+        raise RawDataError(
+            f"--lookback-days {lookback_days} is negative: the bars would start "
+            f"{-int(lookback_days)} day(s) inside the window instead of before it, leaving the "
+            "window's first days without bars or warm-up",
+            hint=f"pass --lookback-days 0 or more (default {defaults.LOOKBACK_DAYS}, the dbt "
+                 "var lookback_days); nothing was written")
+    from lifthouse.data.validate import latest_plausible_us
+
+    last_bar = (t_end - np.timedelta64(1, "m")).astype("datetime64[us]").astype(np.int64)
+    if int(last_bar) > latest_plausible_us():
+        today = np.datetime64("now", "D")
+        raise RawDataError(
+            f"the window ends {t_end}, after now: its last bars would be in the future, which "
+            "the raw layer refuses (market data is never from the future)",
+            hint=f"pass an --end on or before {today}; nothing was written")
+
+
 def _month_chunks(first: np.datetime64, end: np.datetime64) -> list[tuple[np.datetime64, np.datetime64]]:
     chunks = []
     a = first
@@ -255,6 +277,7 @@ def generate(data_dir: str | Path | None = None, *, seed: int = defaults.SAMPLE_
     t_start, t_end = _minute(start), _minute(end)
     if t_end <= t_start:
         raise RawDataError(f"end {end} must be after start {start}")
+    _check_window(t_end, lookback_days)
     bars_start = t_start - np.timedelta64(lookback_days * MINUTES_PER_DAY, "m")
     f_start = (bars_start - np.timedelta64(FUNDING_LEAD_DAYS * MINUTES_PER_DAY, "m"))
     f_start = f_start.astype("datetime64[D]").astype("datetime64[m]")
