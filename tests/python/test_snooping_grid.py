@@ -146,3 +146,26 @@ def test_the_non_zero_rows_and_the_calendar_give_the_same_tests_as_the_dense_tab
                                   grid_tests(sparse, plan, FAST, cal), check_exact=True)
     pd.testing.assert_frame_equal(candidate_snooping(daily, plan, FAST),
                                   candidate_snooping(sparse, plan, FAST, cal), check_exact=True)
+
+
+def test_the_report_section_says_what_the_grid_tests_say():
+    from lifthouse.run.report.inputs import ReportMeta
+    from lifthouse.run.report.snooping import snooping_md
+
+    plan, daily = _world()
+    grid = grid_tests(daily, plan, FAST)
+    cand = candidate_snooping(daily, plan, FAST)
+    results = cand.assign(status="rejected", disc_n=40, disc_mean_bps=1.0)
+    results.loc[results["candidate_id"] == "P__edge", "status"] = "promoted"
+    results.loc[results["candidate_id"] == "N__c01", "status"] = "fallback"
+    meta = ReportMeta(run_id="t", start_date="2025-01-01", end_date="2025-05-01", symbols=["X"],
+                      vars={"snoop_alpha": 0.05, "snoop_pbo_blocks": 16,
+                            "phase2_gate_snooping": False})
+    md = snooping_md(grid, results, meta, "figures/pbo_logits.png")
+    assert "the best of 42 candidates (42 tested), `P__edge`" in md
+    assert "the grid holds a rule better than zero after costs. StepM selects 1: `P__edge`." in md
+    assert "- **event_type=N**" in md and "the grid holds no rule better than zero" in md
+    assert "![PBO logits](figures/pbo_logits.png)" in md
+    # every promotion with its DSR, and how many survive the snooping gate
+    assert "1 of the 2 promotions would survive the snooping gate" in md
+    assert "| P__edge | promoted |" in md and "| N__c01 | fallback |" in md

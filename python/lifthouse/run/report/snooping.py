@@ -104,7 +104,7 @@ def promoted_dsr_md(results: pd.DataFrame, meta: ReportMeta) -> str:
                 "(`--var phase2_gate_snooping=true`: promotion also needs StepM's selection).\n")
     cols = ["candidate_id", "status", "disc_n", "disc_mean_bps", "disc_sr_daily", "psr", "dsr",
             "min_trl_days", "stepm_selected"]
-    table = prom.sort_values(["dsr", "candidate_id"], ascending=[False, True])[cols].head(20)
+    table = prom.sort_values(["dsr", "candidate_id"], ascending=[False, True])[cols]
     return head + "\n" + markdown_table(table, formats={
         "disc_mean_bps": lambda x: _num(x, 2), "disc_sr_daily": _num, "psr": _num, "dsr": _num,
         "min_trl_days": lambda x: _num(x, 0)})
