@@ -49,6 +49,12 @@ def connect(warehouse: str | os.PathLike, *, read_only: bool = True) -> duckdb.D
         raise WarehouseError(f"cannot open the warehouse {path}: {exc}") from exc
 
 
+def ensure_unlocked(warehouse: Path) -> None:
+    """Fail fast, before dbt spends time, when another process holds the warehouse."""
+    if Path(warehouse).exists():
+        connect(warehouse, read_only=False).close()
+
+
 def relation_columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
     rows = con.execute(
         "select column_name from information_schema.columns where table_name = ? "
