@@ -23,10 +23,11 @@ import pytest
 
 import lifthouse.data.raw as raw
 from lifthouse.cli import main as cli_main
+from lifthouse.data.checksum import CHECKSUM_KEY, rows_checksum
 from lifthouse.data.importer import import_files
 from lifthouse.data.preflight import check_coverage
-from lifthouse.data.raw import (CHECKSUM_KEY, ORIGIN_KEY, list_files, rows_checksum,
-                                write_dataset)
+from lifthouse.data.origins import ORIGIN_KEY
+from lifthouse.data.raw import list_files, write_dataset
 from lifthouse.data.sample import generate
 from lifthouse.data.schema import RawDataError
 

@@ -19,8 +19,9 @@ import pytest
 
 from lifthouse.cli import main as cli_main
 from lifthouse.data.importer import import_files, symbol_from_filename
-from lifthouse.data.raw import normalize_symbol, read_dataset, write_dataset
+from lifthouse.data.raw import read_dataset, write_dataset
 from lifthouse.data.schema import DATASETS, RawDataError
+from lifthouse.data.symbols import normalize_symbol
 from lifthouse.data.validate import validate
 
 T0 = pd.Timestamp("2025-01-31 23:50:00")  # straddles a month boundary on purpose

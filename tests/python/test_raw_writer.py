@@ -78,13 +78,14 @@ def test_two_concurrent_imports_of_one_month_keep_every_row(tmp_path: Path):
 
 
 def test_a_second_writer_waits_with_a_message_then_fails_after_the_timeout(tmp_path: Path):
-    from lifthouse.data.raw import partition_dir, partition_lock
+    from lifthouse.data.lock import partition_lock
+    from lifthouse.data.raw import partition_dir
 
     folder = partition_dir(tmp_path, "um_klines_1m", "BTCUSDT")
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import time
         from pathlib import Path
-        from lifthouse.data.raw import partition_lock
+        from lifthouse.data.lock import partition_lock
         with partition_lock(Path({str(folder)!r})):
             print("locked", flush=True)
             time.sleep(30)
@@ -131,7 +132,8 @@ def test_sample_force_never_deletes_imported_data(tmp_path: Path, capsys):
 
 def test_sample_force_replaces_only_generated_files(tmp_path: Path, capsys):
     from lifthouse.cli import main
-    from lifthouse.data.raw import file_origins, list_files
+    from lifthouse.data.origins import file_origins
+    from lifthouse.data.raw import list_files
 
     data_dir = tmp_path / "raw"
     assert main(_sample_args(data_dir)) == 0

@@ -24,9 +24,10 @@ from pathlib import Path
 import duckdb
 
 from lifthouse import defaults
-from lifthouse.data.raw import list_files, normalize_symbol, resolve_data_dir
+from lifthouse.data.raw import list_files, resolve_data_dir
 from lifthouse.data.schema import (BAR_MINUTES, DATASETS, check_bar_minutes, perp_klines_dataset,
                                    required_datasets, spot_klines_dataset)
+from lifthouse.data.symbols import normalize_symbol
 
 # dataset -> (slot length in seconds, unit name)
 GRAIN: dict[str, tuple[int, str]] = {

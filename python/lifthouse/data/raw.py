@@ -23,45 +23,53 @@ the same file and so renamed into place with the rows: ``lifthouse preflight`` a
 merge into the month verify it, so content corrupted inside a still-valid Parquet file is named
 instead of read (:mod:`lifthouse.data.rawcheck`).
 
+Modules of the layer: :mod:`lifthouse.data.lock` (partition lock), :mod:`lifthouse.data.origins`,
+:mod:`lifthouse.data.checksum` (row checksum, damaged files), :mod:`lifthouse.data.symbols`
+(symbol names); this module keeps the writer, the reader, listing and paths and re-exports
+their names.
+
 Only the writer's own file names are part of the layout: ``<YYYY-MM>.parquet``
 (:data:`MONTH_FILE_GLOB`, the glob dbt's sources read); any other file is listed by preflight.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import fcntl
-import hashlib
 import os
 import re
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lifthouse.data.atomic import atomic_write_parquet
+from lifthouse.data.checksum import (CHECKSUM_KEY, checksum_error, damaged_file_error,
+                                     recorded_checksum, rows_checksum, verify_checksum)
+from lifthouse.data.lock import (DEFAULT_LOCK_TIMEOUT, LOCK_TIMEOUT_ENV, lock_timeout,
+                                 partition_lock)
+from lifthouse.data.origins import GENERATED, ORIGIN_KEY, ORIGINS, file_origins
 from lifthouse.data.schema import DATASETS, DatasetSpec, RawDataError
+from lifthouse.data.symbols import OTHER_QUOTES, QUOTE_LIKE_ASSETS, normalize_symbol
 from lifthouse.data.validate import conform, validate
 
+__all__ = [  # names other modules import from here (some live in the modules above)
+    "CHECKSUM_KEY", "DEFAULT_DATA_DIR", "DEFAULT_LOCK_TIMEOUT", "GENERATED",
+    "LIQUIDATION_TWIN_TOLERANCE", "LOCK_TIMEOUT_ENV", "MONTH_FILE_GLOB", "MONTH_FILE_RE",
+    "ORIGINS", "ORIGIN_KEY", "OTHER_QUOTES", "QUOTE_LIKE_ASSETS", "SAMPLE_DIR", "WriteReport",
+    "atomic_write_parquet", "checksum_error", "damaged_file_error", "file_origins",
+    "glob_escape", "list_files", "list_symbols", "lock_timeout", "normalize_symbol",
+    "partition_dir", "partition_lock", "read_dataset", "read_raw_file", "recorded_checksum",
+    "resolve_data_dir", "rows_checksum", "sql_string", "verify_checksum", "warn_if_sample_dir",
+    "write_dataset"]
+
 DEFAULT_DATA_DIR = Path("data/raw")
-ORIGIN_KEY = b"lifthouse.origin"
-# sha256 of the file's rows (rows_checksum), recorded by the writer beside the origin
-CHECKSUM_KEY = b"lifthouse.rows_sha256"
 # the writer's month file names: the glob dbt's sources read (macros/raw_source.sql, the sources
 # yml) and the exact rule preflight holds every file of the layout to
 MONTH_FILE_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9].parquet"
 MONTH_FILE_RE = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])\.parquet$")
-ORIGINS = ("import", "ingest", "sample")
-GENERATED = "sample"
-LOCK_TIMEOUT_ENV = "LIFTHOUSE_LOCK_TIMEOUT"
-DEFAULT_LOCK_TIMEOUT = 600.0
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
@@ -93,50 +101,6 @@ def warn_if_sample_dir(data_dir: Path, stream=None) -> bool:
           "its own folder (e.g. --data-dir data/real) and run with that --data-dir",
           file=stream or sys.stderr)
     return True
-
-
-# Quotes of symbols the raw layer does not hold: it stores USD-M perpetuals, quoted in USDT (or
-# USDC); ETHBTC is not ETHBTCUSDT and BTCUSD is COIN-M's BTCUSD_PERP (issue 35, item 8)
-OTHER_QUOTES = ("FDUSD", "BUSD", "TUSD", "USD", "BTC", "ETH", "BNB", "EUR")
-# assets whose names end like a quote (STETH is an asset, not ST quoted in ETH); names of one
-# letter before the quote (WBTC, WETH, BUSD) are read as assets anyway
-QUOTE_LIKE_ASSETS = frozenset(
-    "CBBTC SOLVBTC RENBTC PUMPBTC STETH WSTETH CBETH WBETH EZETH WEETH RSETH ANKRETH SLISBNB "
-    "PYUSD FRXUSD AGEUR".split())
-_COINM_SYMBOL = re.compile(r"(?P<base>[A-Z0-9]+)USD(?:PERP|\d{6})")
-
-
-def normalize_symbol(symbol: str) -> str:
-    """``BTC`` -> ``BTCUSDT``; ``btc/usdt:usdt`` -> ``BTCUSDT``; ``BTCUSDT`` unchanged. A symbol
-    quoted in anything but USDT or USDC (``ETHBTC``, ``BTCUSD``, ``BTCUSD_PERP``) is a
-    RawDataError naming the USD-M symbol to pass, never a made-up ``ETHBTCUSDT``."""
-    s = symbol.strip().upper()
-    s = s.split(":")[0].replace("/", "").replace("_", "").replace("-", "")
-    if not s.isalnum():
-        raise RawDataError(f"symbol {symbol!r} is not a Binance symbol like BTCUSDT")
-    if s.endswith(("USDT", "USDC")) and len(s) > 4:
-        return s
-    m = _COINM_SYMBOL.fullmatch(s)
-    quote = "USD" if m else next(
-        (q for q in OTHER_QUOTES if s.endswith(q) and len(s) - len(q) >= 2
-         and s not in OTHER_QUOTES and s not in QUOTE_LIKE_ASSETS), None)
-    if quote is not None:
-        base = m["base"] if m else s[: -len(quote)]
-        if quote == "USD":
-            raise RawDataError(
-                f"symbol {symbol!r} is {base} quoted in USD: a Binance COIN-M contract like "
-                f"{base}USD_PERP, which the raw layer does not hold (it holds USD-M "
-                f"perpetuals, quoted in USDT); its USD-M twin is {base}USDT",
-                hint=f"pass {base}USDT (or {base}); a COIN-M liquidation file named "
-                     f"{base}USD_PERP_... is imported as {base}USDT, with a note")
-        raise RawDataError(
-            f"symbol {symbol!r} is {base} quoted in {quote}; the raw layer holds USD-M "
-            f"perpetuals, quoted in USDT (or USDC), so it is not stored as {s}USDT",
-            hint=f"pass {base}USDT (or {base}) for {base}'s USD-M perpetual; if {s} is the "
-                 f"name of an asset, pass {s}USDT")
-    if len(s) <= 6:
-        s += "USDT"
-    return s
 
 
 def partition_dir(data_dir: Path, dataset: str, symbol: str) -> Path:
@@ -325,94 +289,6 @@ def _check_origin_mix(path: Path, stored: set[str], origin: str, source: str) ->
              "sample; any other month in that folder is real data: keep it)")
 
 
-def file_origins(path: Path) -> set[str]:
-    """Where a month file's rows came from (``lifthouse.origin``); ``{"unknown"}`` for a file
-    written before origins were recorded or by another tool."""
-    try:
-        meta = pq.read_schema(path).metadata or {}
-    except Exception as exc:  # pyarrow raises several types for corrupt files
-        raise damaged_file_error(path, exc) from exc
-    value = meta.get(ORIGIN_KEY)
-    return set(value.decode().split(",")) if value else {"unknown"}
-
-
-def lock_timeout() -> float:
-    """Seconds a writer waits for a partition lock ($LIFTHOUSE_LOCK_TIMEOUT, default 600)."""
-    text = os.environ.get(LOCK_TIMEOUT_ENV)
-    try:
-        return float(text) if text else DEFAULT_LOCK_TIMEOUT
-    except ValueError:
-        raise RawDataError(f"${LOCK_TIMEOUT_ENV}={text!r} is not a number of seconds") from None
-
-
-def _same_folder(fd: int, folder: Path) -> bool:
-    """True when ``fd`` is the folder now at ``folder`` (not one removed since it was opened)."""
-    try:
-        a, b = os.fstat(fd), os.stat(folder)
-    except FileNotFoundError:
-        return False
-    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
-
-
-def _open_folder(folder: Path) -> tuple[int, bool]:
-    """(a read-only fd of ``folder``, whether this call created it)."""
-    created = not folder.exists()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        return os.open(folder, os.O_RDONLY), created
-    except OSError as exc:
-        raise RawDataError(f"cannot write to {folder}: {exc.strerror}", file=folder,
-                           hint="choose a writable --data-dir or fix its permissions") from exc
-
-
-@contextlib.contextmanager
-def partition_lock(folder: Path, timeout: float | None = None):
-    """Hold the exclusive lock of one ``symbol=`` folder (``flock`` on the folder itself, so
-    the raw layer holds no lock files).
-
-    Waits up to ``timeout`` seconds (default :func:`lock_timeout`) while another writer holds
-    it, telling the user once; then raises RawDataError. The kernel releases the lock when its
-    holder exits, even after a crash. A folder this call created and no write filled is removed
-    again; a writer that waited on a folder removed meanwhile locks the folder now at the path
-    (else two writers could each hold the lock of a different folder)."""
-    timeout = lock_timeout() if timeout is None else timeout
-    t0 = time.monotonic()
-    told = False
-    while True:
-        fd, created = _open_folder(folder)
-        try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except OSError as exc:
-                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                        raise
-                waited = time.monotonic() - t0
-                if waited >= timeout:
-                    raise RawDataError(
-                        f"another lifthouse writer still holds the lock of {folder} after "
-                        f"{waited:.0f} s; nothing was written", file=folder,
-                        hint=f"wait for it to finish and re-run (or raise ${LOCK_TIMEOUT_ENV})")
-                if not told:
-                    print(f"lifthouse: waiting for another writer of {folder} ...",
-                          file=sys.stderr, flush=True)
-                    told = True
-                time.sleep(0.05)
-            if not _same_folder(fd, folder):
-                fcntl.flock(fd, fcntl.LOCK_UN)
-                continue                 # the folder was removed by its last holder: again
-            try:
-                yield
-            finally:
-                if created and not any(folder.iterdir()):
-                    folder.rmdir()
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            return
-        finally:
-            os.close(fd)
-
-
 def _merge(spec: DatasetSpec, path: Path, new: pa.Table, *, source: str,
            replace: bool) -> tuple[pa.Table | None, int, int, int]:
     """Merge ``new`` into the month file at ``path``. Returns (table to write or None when the
@@ -464,14 +340,6 @@ def _merge(spec: DatasetSpec, path: Path, new: pa.Table, *, source: str,
     return merged, added, replaced, filled
 
 
-def damaged_file_error(path: Path, exc: BaseException, also: str = "") -> RawDataError:
-    """The error for a raw file that does not open as Parquet (``also``: more of them)."""
-    return RawDataError(
-        f"cannot read Parquet file ({type(exc).__name__}: {exc}){also}", file=path,
-        hint="the file is damaged: move it out of the raw layer, then import or ingest that "
-             "month again (the build reads every file under the raw layer, whatever the window)")
-
-
 def read_raw_file(path: Path, spec: DatasetSpec | None = None) -> pa.Table:
     """A month file's rows; a file that does not open, or whose rows do not match its recorded
     checksum, is a RawDataError naming it (so a corrupted month is never merged into a new
@@ -484,70 +352,6 @@ def read_raw_file(path: Path, spec: DatasetSpec | None = None) -> pa.Table:
     if spec is not None:
         table = conform(spec.name, table, source=str(path))
     return table
-
-
-def rows_checksum(table: pa.Table) -> str:
-    """sha256 (hex) of a table's rows: per column its name, type, NULL mask and values (a NULL
-    as 0 or empty), in column order. Chunking, encoding, compression and the file's metadata do
-    not enter it, so the rows written and the same rows read back give the same checksum."""
-    h = hashlib.sha256(f"rows {table.num_rows}\n".encode())
-    for name, col in zip(table.column_names, table.columns):
-        typ = col.type
-        h.update(f"column {name} {typ}\n".encode())
-        arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-        if arr.null_count:
-            h.update(np.packbits(arr.is_null().to_numpy(zero_copy_only=False)).tobytes())
-        if pa.types.is_timestamp(typ) or pa.types.is_date(typ) or pa.types.is_time(typ):
-            arr = arr.cast(pa.int64())
-            typ = arr.type
-        if pa.types.is_integer(typ) or pa.types.is_floating(typ):
-            zero = pa.scalar(0, type=typ)
-            h.update(np.ascontiguousarray(arr.fill_null(zero).to_numpy(zero_copy_only=False))
-                     .tobytes())
-        elif pa.types.is_boolean(typ):
-            h.update(arr.fill_null(False).to_numpy(zero_copy_only=False).tobytes())
-        elif pa.types.is_string(typ) or pa.types.is_large_string(typ):
-            # the values' lengths, then their text joined (vectorized: liquidations hold many)
-            text = arr.fill_null("").cast(pa.large_string())
-            h.update(np.ascontiguousarray(pc.binary_length(text).to_numpy(zero_copy_only=False),
-                                          dtype="<i8").tobytes())
-            offsets = pa.array([0, len(text)], type=pa.int64())
-            joined = pc.binary_join(pa.LargeListArray.from_arrays(offsets, text),
-                                    pa.scalar("", pa.large_string()))[0]
-            h.update(joined.as_buffer() if joined.is_valid and len(text) else b"")
-        else:  # anything else: length-prefixed text of each value
-            for v in arr.to_pylist():
-                b = b"" if v is None else (v if isinstance(v, bytes) else str(v).encode())
-                h.update(len(b).to_bytes(8, "little") + b)
-    return h.hexdigest()
-
-
-def recorded_checksum(meta: dict | None) -> str | None:
-    """The rows checksum a file's key-value metadata records, or None (a file written before
-    lifthouse recorded checksums, or by another tool)."""
-    value = (meta or {}).get(CHECKSUM_KEY)
-    return value.decode("ascii", "replace") if value is not None else None
-
-
-def checksum_error(path: Path, recorded: str, actual: str) -> RawDataError:
-    return RawDataError(
-        f"the rows do not match the checksum the writer recorded in the file "
-        f"(lifthouse.rows_sha256 {recorded[:16]}..., the rows now give {actual[:16]}...): its "
-        "content is corrupted (the Parquet structure still reads)", file=path,
-        hint="move the file out of the raw layer, then import or ingest that month again (or "
-             "restore a backup copy of it that preflight verifies)")
-
-
-def verify_checksum(path: Path, table: pa.Table) -> bool | None:
-    """Compare a file's rows (``table``, as read) with the checksum recorded in it: True when
-    they match, None when it records none; a mismatch raises :func:`checksum_error`."""
-    recorded = recorded_checksum(table.schema.metadata)
-    if recorded is None:
-        return None
-    actual = rows_checksum(table)
-    if actual != recorded:
-        raise checksum_error(path, recorded, actual)
-    return True
 
 
 def read_dataset(data_dir: str | os.PathLike, dataset: str, symbol: str) -> pa.Table:

@@ -44,9 +44,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from lifthouse.data.raw import (CHECKSUM_KEY, MONTH_FILE_RE, damaged_file_error, list_files,
-                                normalize_symbol, partition_lock, recorded_checksum,
-                                rows_checksum)
+from lifthouse.data.checksum import (CHECKSUM_KEY, damaged_file_error, recorded_checksum,
+                                     rows_checksum)
+from lifthouse.data.raw import MONTH_FILE_RE, list_files, normalize_symbol, partition_lock
 from lifthouse.data.atomic import atomic_write_parquet
 from lifthouse.data.schema import DATASETS, RawDataError
 

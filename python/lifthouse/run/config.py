@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from lifthouse import defaults
-from lifthouse.data.raw import normalize_symbol
 from lifthouse.data.schema import BAR_MINUTES
+from lifthouse.data.symbols import normalize_symbol
 from lifthouse.run.dbt import REPO_ROOT
 from lifthouse.run.errors import RunError
 from lifthouse.run.export import ExportLayout

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from lifthouse import defaults
 from lifthouse.data.preflight import check_coverage as preflight_coverage
-from lifthouse.data.raw import GENERATED, file_origins, list_files
+from lifthouse.data.origins import GENERATED, file_origins
+from lifthouse.data.raw import list_files
 from lifthouse.data.schema import BAR_MINUTES, DATASETS
 from lifthouse.run.config import RunConfig, effective_vars
 from lifthouse.run.errors import RunError

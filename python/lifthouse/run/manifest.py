@@ -25,8 +25,9 @@ from typing import Any, Callable, Iterable
 
 from lifthouse.run.export import sha256_file
 from lifthouse.run.warehouse import connect, is_lock_error, lock_message, WarehouseLockedError
-from lifthouse.data.raw import list_files, normalize_symbol
+from lifthouse.data.raw import list_files
 from lifthouse.data.schema import DATASETS
+from lifthouse.data.symbols import normalize_symbol
 
 MANIFEST_VERSION = 1
 STATUSES = ("running", "complete", "failed", "interrupted")

@@ -17,9 +17,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Callable
 
-from lifthouse.data.raw import normalize_symbol
 from lifthouse.data.schema import (BAR_MINUTES, DATASETS, RawDataError, check_bar_minutes,
                                    perp_klines_dataset, spot_klines_dataset)
+from lifthouse.data.symbols import normalize_symbol
 
 
 @dataclass(frozen=True)
