@@ -53,7 +53,7 @@ TABLES = {
     "phase2_grid_tests": ["scope"],
     "lift_summary": ["row_num"],
 }
-SELECT = ["+lift_summary", "+phase2_candidate_results"]
+SELECT = ["+lift_summary", "+phase2_candidate_results", "+phase2_grid_tests"]
 RTOL = 1e-9
 
 
