@@ -118,3 +118,16 @@ def test_a_15_minute_horizon_at_5m_is_three_bars():
     # the same bars read as a 1m grid would exit at the close of the bar 14 minutes after entry
     legs_1m = compute_legs(events, bars, funding, [15], bar_minutes=1)
     assert legs_1m["entry_px"][0, 0] != 101.0 or legs_1m["exit_px"][0, 0] != 103.5
+
+
+def test_the_run_and_dbt_check_the_same_window_vars():
+    """GRAIN_WINDOW_VARS (the run's check) and grain_window_vars() (plain dbt's) are one list."""
+    import ast
+    import re
+
+    from lifthouse.run.config import GRAIN_WINDOW_VARS
+    from lifthouse.run.dbt import REPO_ROOT
+
+    text = (REPO_ROOT / "macros" / "validate_vars.sql").read_text()
+    body = re.search(r"macro grain_window_vars\(\).*?return\((\[.*?\])\)", text, re.S).group(1)
+    assert tuple(ast.literal_eval(body)) == GRAIN_WINDOW_VARS
