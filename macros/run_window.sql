@@ -3,8 +3,18 @@
     `lookback_days` before it so trailing windows are warm when the analysis starts.
 -#}
 
+{#-
+    `append_load_from` (internal: set only by the data layer's append, python/lifthouse/run/
+    layer_append.py) starts the load later, at a timestamp, so an append recomputes only the new
+    bars plus the history they read; null (always, in any other build) leaves the window as is.
+-#}
 {% macro load_window_start(extra_days=0) -%}
+    {%- set load_from = var("append_load_from", none) -%}
+    {%- if load_from -%}
+    (cast({{ lifthouse.sql_string(load_from) }} as timestamp) - interval '{{ extra_days | int }} days')
+    {%- else -%}
     (cast('{{ var("start_date") }}' as timestamp) - interval '{{ var("lookback_days") | int + extra_days | int }} days')
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro analysis_window_end() -%}

@@ -1,8 +1,9 @@
 -- Liquidation notional (USD) per symbol and bar, split by the side that was liquidated.
 -- A forced order at time x belongs to the bar with open_time = floor(x to the bar grain,
 -- var('bar_minutes')), whose close is the first moment it is known. SELL orders liquidate longs, BUY orders shorts.
--- Only minutes with at least one liquidation have a row; coverage_start is the symbol's first
--- liquidated minute in the load window (from then on, minutes without a row mean zero).
+-- Only minutes with at least one liquidation have a row (int_features_series_attached takes the
+-- symbol's first one as the start of its liquidation coverage). Each row depends only on the
+-- orders of its own bar, so the data layer's append can recompute any span of it alone.
 
 with liquidations as (
 
@@ -34,6 +35,5 @@ select
     open_time,
     liq_long_usd,
     liq_short_usd,
-    n_liquidations,
-    min(open_time) over (partition by symbol) as coverage_start
+    n_liquidations
 from per_minute

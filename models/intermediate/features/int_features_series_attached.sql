@@ -45,8 +45,11 @@ liquidations as (
 
 liquidation_coverage as (
 
-    select distinct symbol, coverage_start
+    -- the symbol's first liquidated bar in the load window: from then on, a bar without a row
+    -- means zero liquidations
+    select symbol, min(open_time) as coverage_start
     from liquidations
+    group by symbol
 
 ),
 

@@ -39,6 +39,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                              "every window stays in minutes (docs/features_and_events.md)")
     parser.add_argument("--var", dest="vars", action="append", default=[], metavar="KEY=VALUE",
                         help="a dbt var override (repeatable), e.g. --var n_boot=500")
+    parser.add_argument("--fresh", action="store_true",
+                        help="build the data layer (staging, grid, features, states) cold instead "
+                             "of reusing or extending a stored one (docs/running.md)")
     parser.add_argument("--verbose", action="store_true",
                         help="show dbt's own output (default: one line per model and the "
                              "build's progress; dbt's log is in <out>/target/<run_id>/dbt.log)")
@@ -83,6 +86,7 @@ def config_from_args(args: argparse.Namespace, *, run_id: str, start: dt.date, e
         fill=fill, warehouse=args.warehouse, reproduce=reproduce, synthetic=synthetic,
         sample_seed=getattr(args, "seed", None), verbose=bool(getattr(args, "verbose", False)),
         engine=getattr(args, "engine", "duckdb"), bar_minutes=getattr(args, "bar_minutes", 1),
+        fresh=bool(getattr(args, "fresh", False)),
     )
 
 

@@ -26,7 +26,7 @@ DEFAULT_SELECT = ("+lift_summary", "+phase2_candidate_results", "+phase2_grid_te
                   "+path:models/marts/reporting")
 # vars that have their own option (a --var for them would silently disagree with the option)
 RESERVED_VARS = ("run_id", "symbols", "start_date", "end_date", "lookback_days", "raw_dir",
-                 "bar_minutes")
+                 "bar_minutes", "append_load_from")
 # a var of dbt_project.yml that is a table of defaults, not a setting (resolved into the vars)
 GRAIN_DEFAULTS_VAR = "grain_defaults"
 ENGINES = ("duckdb", "spark")
@@ -56,6 +56,7 @@ class RunConfig:
     verbose: bool = False            # show dbt's own lines (else the progress of lifthouse.run.progress)
     engine: str = "duckdb"           # "duckdb" | "spark" (lifthouse.run.spark, docs/spark.md)
     bar_minutes: int = 1             # the bar grain: 1 or 5 (var bar_minutes, macros/grain.sql)
+    fresh: bool = False              # build the data layer cold, reuse none (lifthouse.run.layer)
 
     def __post_init__(self) -> None:
         check_run_id(self.run_id)
@@ -71,7 +72,7 @@ class RunConfig:
         if bad:
             raise RunError(f"--var {', '.join(bad)}: use the dedicated option instead "
                            "(--run-id, --symbols, --start-date, --end-date, --lookback-days, "
-                           "--data-dir, --bar-minutes)", 2)
+                           "--data-dir, --bar-minutes; append_load_from is internal)", 2)
         if self.bar_minutes not in BAR_MINUTES:
             raise RunError(f"--bar-minutes {self.bar_minutes}: the bar grain must be one of "
                            f"{', '.join(map(str, BAR_MINUTES))}", 2)

@@ -44,6 +44,9 @@ from lifthouse.run.report.write import write_report
 from lifthouse.run.resources import resolve as resolve_resources
 from lifthouse.run.reproduce import reproduce_commands
 from lifthouse.run.previous import check_before_outputs, move_previous_outputs
+from lifthouse.run.layer import LAYER_MODELS, LAYER_TABLES
+from lifthouse.run.layer_plan import LayerPlan
+from lifthouse.run.layer_stage import LayerSession, prepare_layer
 from lifthouse.run.warehouse import (WarehouseError, WarehouseLockedError, ensure_unlocked,
                                      is_lock_error, lock_message)
 
@@ -52,11 +55,17 @@ from lifthouse.run.warehouse import (WarehouseError, WarehouseLockedError, ensur
 # stage 2: build
 
 
-def build_command(cfg: RunConfig) -> tuple[list[str], dict[str, str]]:
-    """The run's dbt arguments and the environment of its engine."""
+def build_command(cfg: RunConfig, plan: LayerPlan | None = None
+                  ) -> tuple[list[str], dict[str, str]]:
+    """The run's dbt arguments and the environment of its engine. A reused data layer's models
+    are left out (an appended layer's views are re-created: they hold the window)."""
     # dbt unit tests check the SQL logic on hand-built fixtures, not this run's data; `make test`
     # runs them, the run skips them (about 4 s). Every data test still runs.
     args = ["build", "--select", *cfg.select, "--exclude-resource-type", "unit_test"]
+    if plan is not None and plan.mode == "reuse":
+        args += ["--exclude", *LAYER_MODELS]
+    elif plan is not None and plan.mode == "append":
+        args += ["--exclude", *LAYER_TABLES]
     engine_args, engine_env = engine_build_args(cfg)
     return [*args, *engine_args], engine_env
 
@@ -67,7 +76,7 @@ def _dbt_call(cfg: RunConfig, args: list[str], engine_env: dict[str, str]) -> di
                 warehouse=cfg.warehouse_path, target_dir=cfg.target_dir)
 
 
-def start_build(cfg: RunConfig) -> StartedDbt | None:
+def start_build(cfg: RunConfig, plan: LayerPlan | None = None) -> StartedDbt | None:
     """The run's dbt build, started before the preflight: dbt imports itself and parses the
     project meanwhile, then waits at its gate (``lifthouse.run.gate``) until ``stage_build``
     releases it, so nothing is built before the preflight has passed. None when the
@@ -76,13 +85,17 @@ def start_build(cfg: RunConfig) -> StartedDbt | None:
         ensure_unlocked(cfg.warehouse_path)
     except (WarehouseLockedError, WarehouseError):
         return None
-    return start_dbt(**_dbt_call(cfg, *build_command(cfg)), gated=True)
+    return start_dbt(**_dbt_call(cfg, *build_command(cfg, plan)), gated=True)
 
 
-def stage_build(cfg: RunConfig, log: RunLog, started: StartedDbt | None = None) -> dict:
+def stage_build(cfg: RunConfig, log: RunLog, started: StartedDbt | None = None,
+                plan: LayerPlan | None = None) -> dict:
     """dbt build (released from ``start_build``'s gate, or started now), streamed through the
-    progress log; raises RunError with dbt's error lines and failing rows when it fails."""
-    args, engine_env = build_command(cfg)
+    progress log, over the data layer ``plan`` prepares (``lifthouse.run.layer_stage``); raises
+    RunError with dbt's error lines and failing rows when it fails."""
+    if plan is not None:
+        prepare_layer(cfg, plan, log)
+    args, engine_env = build_command(cfg, plan)
     call = _dbt_call(cfg, args, engine_env)
     if started is not None and not started.runs(**call):
         started.abort()      # the run changed after the early start: build what it is now
@@ -243,6 +256,7 @@ def run_pipeline(cfg: RunConfig, log: RunLog | None = None) -> RunOutcome:
     restore = _stop_on_signals()
     stage = "setup"
     started: StartedDbt | None = None
+    layers = LayerSession(cfg)
     try:
         moved = move_previous_outputs(cfg)
         _status_manifest(cfg, "running", log)
@@ -251,22 +265,29 @@ def run_pipeline(cfg: RunConfig, log: RunLog | None = None) -> RunOutcome:
             f"raw data {cfg.data_dir}")
         for folder in moved:
             log(f"previous outputs of {cfg.run_id} moved to {folder}")
-        started = start_build(cfg)   # dbt parses during the preflight, builds after it
+        # dbt parses during the preflight, builds after it (the layer plan is checked again
+        # once the preflight may have filled data)
+        started = start_build(cfg, layers.tentative_plan())
         stage = "preflight"
         log.stage("preflight", lambda: stage_preflight(cfg, log))
         label_by_origin(cfg, log)
         stage = "build"
         raw_fingerprint = fingerprint_in_background(cfg.data_dir, cfg.symbols)
         preload_figures()
-        run_results = log.stage("build", lambda: stage_build(cfg, log, started))
+        run_results = log.stage("build", lambda: stage_build(cfg, log, started,
+                                                             layers.plan(log)))
+        layers.publish_in_background(log)
         stage = "export"
         exported = log.stage("export", lambda: stage_export(cfg, log))
         stage = "report"
         report_files = log.stage("report", lambda: stage_report(cfg, log))
         outputs = {**exported.files, **{f"report/{k}": v for k, v in report_files.items()}}
         stage = "manifest"
+        layers.finish(log)
         manifest = log.stage("manifest", lambda: stage_manifest(cfg, log, run_results, outputs,
                                                                   raw_fingerprint))
+        if layers.current is not None:
+            manifest["data_layer"] = layers.current.manifest()
         timing = manifest["timing"]
         timing["stages_seconds"] = {k: round(v, 3) for k, v in log.stage_seconds.items()}
         timing["total_seconds"] = round(log.elapsed(), 3)
@@ -298,6 +319,7 @@ def run_pipeline(cfg: RunConfig, log: RunLog | None = None) -> RunOutcome:
     finally:
         if started is not None and started.pending:
             started.abort()          # the run stopped before its build: dbt built nothing
+        layers.close()               # releases the layer's lock (a failed run publishes nothing)
         restore()
         log.write(cfg.layout.log_path)
     log(f"done in {log.elapsed():.1f}s: report {cfg.report_dir / 'executive_summary.md'}")
