@@ -9,7 +9,7 @@
     bars plus the history they read; null (always, in any other build) leaves the window as is.
 -#}
 {% macro load_window_start(extra_days=0) -%}
-    {%- set load_from = var("append_load_from", none) -%}
+    {%- set load_from = var('append_load_from', none) -%}
     {%- if load_from -%}
     (cast({{ lifthouse.sql_string(load_from) }} as timestamp) - interval '{{ extra_days | int }} days')
     {%- else -%}

@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "preflight": ("lifthouse.data.preflight", "check data coverage for a run window before building"),
     "run": ("lifthouse.run.command", "the Milestone D run: preflight, dbt build, exports, report"),
     "demo": ("lifthouse.run.command", "generate the sample market and run Milestone D on it"),
+    "warehouse": ("lifthouse.run.warehouse_cli", "list or prune the stored data layers (disk use)"),
 }
 
 

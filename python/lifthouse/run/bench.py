@@ -16,6 +16,14 @@ Each step runs as its own child process, so its wall time includes interpreter a
                   a copy of the 20 x 365 warehouse whose ``candidate_horizons`` seed table holds
                   the eight horizons of ``LIFT_GRID_HORIZONS`` (10,752 candidates at 20 symbols)
                   is rebuilt from ``candidate_plan`` on (``dbt build --select candidate_plan+``).
+   ``reuse_20x365`` (``--scale``) reuse of the data layer (docs/running.md): into one out dir,
+                  a cold run over the market less its last day (``--fresh``: builds and
+                  publishes the layer), a second run with a new run id and
+                  ``--var cascade_zmove_min=3.5`` (reuses the layer), then the window extended
+                  by the last day (extends the layer); walls as shares of the cold one, and
+                  the extended run's exports compared byte for byte with ``scale_20x365``'s (a
+                  cold build of the same data and vars). ``reuse_sample`` does the same at demo
+                  size against ``run_sample``.
 6. ``scale_40x365`` (``--spill``) the same at 40 symbols, a run larger than DuckDB's memory
                   limit: it must complete by spilling to the temp directory.
 
@@ -34,13 +42,15 @@ import datetime as dt
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from lifthouse.defaults import LOOKBACK_DAYS
+from lifthouse.run.bench_layer import bench_reuse
+from lifthouse.run.bench_measure import (SAMPLE_INTERVAL_S, _lifthouse, _manifest_timings,  # noqa: F401
+                                         measure, node_timings, tree_rss_bytes)
 from lifthouse.run.dbt import REPO_ROOT
 
 REAL_DATA = Path(os.environ.get("LIFTHOUSE_REAL_DATA", REPO_ROOT.parent / "shared" / "data" / "binance"))
@@ -57,94 +67,6 @@ SCALE_START = "2025-01-01"
 # the larger grid of the lift_grid step: twice the four horizons of seeds/candidate_horizons.csv
 # (every one <= phase2_embargo_minutes, so the split's embargo still covers the longest trade)
 LIFT_GRID_HORIZONS = (5, 10, 15, 30, 60, 120, 180, 240)
-SAMPLE_INTERVAL_S = 0.2
-
-
-def _children() -> dict[int, list[int]]:
-    """parent pid -> child pids, from /proc/<pid>/stat."""
-    tree: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        tree.setdefault(ppid, []).append(int(entry))
-    return tree
-
-
-def _rss_bytes(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
-def tree_rss_bytes(root: int) -> int:
-    """Summed RSS of ``root`` and all its descendants (Linux /proc; 0 elsewhere)."""
-    if not Path("/proc").is_dir():
-        return 0
-    tree, pids, i = _children(), [root], 0
-    while i < len(pids):
-        pids.extend(tree.get(pids[i], []))
-        i += 1
-    return sum(_rss_bytes(p) for p in pids)
-
-
-def measure(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> dict:
-    """Run ``cmd`` in a child; return its exit code, wall seconds, the peak RSS summed over its
-    process tree (sampled) and the load average before and after."""
-    load_before = os.getloadavg()
-    peak = 0
-    t = time.perf_counter()
-    with open(log, "w") as fh:
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=fh, stderr=subprocess.STDOUT,
-                                env={**os.environ, **(env or {})})
-        while proc.poll() is None:
-            peak = max(peak, tree_rss_bytes(proc.pid))
-            time.sleep(SAMPLE_INTERVAL_S)
-    return {"rc": proc.returncode, "wall_s": round(time.perf_counter() - t, 2),
-            "peak_rss_mb": round(peak / 2 ** 20), "load_before": [round(x, 2) for x in load_before],
-            "load_after": [round(x, 2) for x in os.getloadavg()], "log": str(log)}
-
-
-def _lifthouse() -> str:
-    exe = Path(sys.executable).parent / "lifthouse"
-    return str(exe) if exe.exists() else "lifthouse"
-
-
-def node_timings(nodes: dict[str, float]) -> dict:
-    """dbt node id -> seconds, as the benchmark records it: the eight slowest nodes and every
-    model's time by model name."""
-    return {"slowest_nodes_seconds": dict(sorted(nodes.items(), key=lambda kv: -kv[1])[:8]),
-            "model_seconds": {k.rsplit(".", 1)[-1]: v for k, v in sorted(nodes.items())
-                              if k.startswith("model.")}}
-
-
-def _manifest_timings(out_dir: Path, run_id: str) -> dict:
-    path = out_dir / "data" / "reports" / "runs" / run_id / "manifest.json"
-    if not path.exists():
-        return {}
-    m = json.loads(path.read_text())
-    timing = m.get("timing", {})
-    nodes = timing.get("dbt_nodes_seconds", {})
-    tests = sum(v for k, v in nodes.items() if k.startswith("test."))
-    models = sum(v for k, v in nodes.items() if k.startswith(("model.", "seed.")))
-    warehouse = out_dir / "warehouse" / f"{run_id}.duckdb"
-    return {"stages_seconds": timing.get("stages_seconds", {}),
-            **node_timings(nodes),
-            "dbt_models_total_seconds": round(models, 3),
-            "dbt_tests_total_seconds": round(tests, 3),
-            "test_share": round(tests / (tests + models), 3) if tests + models else None,
-            "dbt_nodes_total_seconds": round(sum(nodes.values()), 3),
-            "warehouse_mb": round(warehouse.stat().st_size / 2 ** 20) if warehouse.exists() else None}
-
-
 def _count_rows(raw: Path, res: dict) -> dict:
     """Add the rows written under ``raw`` and rows/s to a step's result."""
     rows = 0
@@ -307,8 +229,19 @@ def render(results: dict) -> str:
         if "slowest_nodes_seconds" in r:
             notes.append("slowest: " + ", ".join(f"{k.rsplit('.', 1)[-1]} {v:.2f}"
                                                  for k, v in list(r["slowest_nodes_seconds"].items())[:4]))
+        if "reuse_share_of_cold" in r:
+            notes.append(
+                f"cold {r['cold'].get('wall_s', float('nan')):.1f} s / "
+                f"{r['cold'].get('peak_rss_mb', 0):,} MB, reuse (new run id, cascade_zmove_min 3.5) "
+                f"{r['reuse'].get('wall_s', float('nan')):.1f} s / {r['reuse'].get('peak_rss_mb', 0):,} MB "
+                f"= {100 * r['reuse_share_of_cold']:.0f}% of cold, one more day "
+                f"{r['append'].get('wall_s', float('nan')):.1f} s / {r['append'].get('peak_rss_mb', 0):,} MB "
+                f"= {100 * r['append_share_of_cold']:.0f}% of cold")
+            if "append_vs_cold" in r:
+                notes.append("appended exports byte-identical to a cold build: "
+                             f"{r['append_vs_cold']['byte_identical']}")
         if r.get("rc"):
-            notes.append(f"EXIT {r['rc']} (see {r['log']})")
+            notes.append(f"EXIT {r['rc']} (see {r.get('log', 'the step logs')})")
         lines.append(f"| {name} | {r.get('wall_s', float('nan')):.1f} | "
                      f"{r.get('peak_rss_mb', float('nan')):.0f} | {'; '.join(notes)} |")
     return "\n".join(lines)
@@ -344,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
         steps["sample"] = bench_sample(work)
         steps["run_sample"] = bench_run(work, "bench_sample", work / "sample_raw", "2025-01-01",
                                         "2025-03-01")
+        steps["reuse_sample"] = bench_reuse(
+            work, "reuse_sample", work / "sample_raw", "2025-01-01", "2025-03-01", None,
+            (work / "bench_sample_out", "bench_sample"))
         if (REAL_DATA / "um_klines_1m").is_dir():
             t = time.perf_counter()
             raw = import_real(work)
@@ -364,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.scale:
         steps["scale_20x365"] = bench_scale(work, args.cache, 20)
         steps["lift_grid_20x365"] = bench_lift_grid(work, steps["scale_20x365"])
+        steps["reuse_20x365"] = bench_reuse(
+            work, "reuse_20x365", Path(steps["scale_20x365"]["raw_dir"]), SCALE_START,
+            scale_end(365), scale_symbols(20), (work / "scale_20x365_out", "scale_20x365"))
     if args.spill:
         steps["scale_40x365"] = bench_scale(work, args.cache, 40)
     args.out.parent.mkdir(parents=True, exist_ok=True)

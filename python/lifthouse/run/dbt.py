@@ -270,3 +270,29 @@ def run_dbt(
     run = start_dbt(args, warehouse=warehouse, target_dir=target_dir, vars=vars,
                     extra_env=extra_env).finish(stream=stream, on_line=on_line)
     return check_run(run, args, warehouse) if check else run
+
+
+_DBT_ERROR_MARKERS = ("Failure in", "Error in", "Compilation Error", "Runtime Error",
+                      "Database Error", "Parsing Error", "Got ", "ERROR", "IO Error",
+                      "No space left on device")
+
+
+def dbt_failure_message(output: str, returncode: int, warehouse: Path,
+                        failing_rows: list[str] | None = None) -> str:
+    """A short message for a failed build: the error lines of dbt's summary (the full output
+    was streamed above and is in the run log), the failing rows of failed data tests
+    (``lifthouse.run.dbt.failed_test_rows``), plus the lock hint when relevant."""
+    lines = output.splitlines()
+    start = next((i for i, line in enumerate(lines) if "Completed with" in line), None)
+    summary = lines[start:] if start is not None else lines[-30:]
+    picked = [line.strip() for line in summary
+              if any(m in line for m in _DBT_ERROR_MARKERS) and "PASS=" not in line]
+    msg = f"dbt build failed (exit {returncode})"
+    if picked:
+        msg += ":\n  " + "\n  ".join(picked[:20])
+    if failing_rows:
+        msg += "\n  " + "\n  ".join(failing_rows[:60])
+    msg += "\n  (dbt's full output: rerun with --verbose, or see dbt.log in the target folder)"
+    if is_lock_error(Exception(output)):
+        msg += "\n" + lock_message(warehouse)
+    return msg

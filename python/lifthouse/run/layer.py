@@ -179,11 +179,9 @@ def file_digest(path: Path) -> str:
     return f"bytes:{h.hexdigest()}"
 
 
-def month_digests(data_dir: Path, symbols: list[str], months: list[str]) -> dict[str, str]:
-    """``{"<dataset>/<symbol>/<YYYY-MM>": digest}`` of every raw month file of the run's
-    symbols in ``months``, for every dataset folder under ``data_dir``."""
-    from concurrent.futures import ThreadPoolExecutor
-
+def month_files(data_dir: Path, symbols: list[str], months: list[str]) -> dict[str, Path]:
+    """``{"<dataset>/<symbol>/<YYYY-MM>": path}`` of every raw month file of the run's symbols
+    in ``months``, for every dataset folder under ``data_dir``."""
     wanted = set(months)
     paths: dict[str, Path] = {}
     data_dir = Path(data_dir)
@@ -196,9 +194,61 @@ def month_digests(data_dir: Path, symbols: list[str], months: list[str]) -> dict
                 for f in folder.glob("*.parquet"):
                     if f.stem in wanted:
                         paths[f"{ds.name}/{sym}/{f.stem}"] = f
+    return dict(sorted(paths.items()))
+
+
+def month_digests(data_dir: Path, symbols: list[str], months: list[str]) -> dict[str, str]:
+    """``{"<dataset>/<symbol>/<YYYY-MM>": digest}`` (:func:`file_digest`) of every raw month file
+    of the run's symbols in ``months``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = month_files(data_dir, symbols, months)
     with ThreadPoolExecutor(max_workers=4) as pool:
         digests = dict(zip(paths, pool.map(file_digest, paths.values())))
     return dict(sorted(digests.items()))
+
+
+# a layer records per-day digests of its last months: a new day landing in the current month
+# (the daily ingest) then cuts at that day, not at the month's start
+DAY_DIGEST_MONTHS = 2
+
+
+def day_digests(data_dir: Path, symbols: list[str], months: list[str]) -> dict[str, str]:
+    """``{"<dataset>/<symbol>/<YYYY-MM-DD>": "<rows>:<sum of row hashes>"}`` of the raw files of
+    ``months`` (datasets of the raw schema only), by the UTC day of each row's time."""
+    import duckdb
+
+    from lifthouse.data.raw import sql_string
+    from lifthouse.data.schema import DATASETS
+
+    by_dataset: dict[str, dict[str, Path]] = {}
+    for key, path in month_files(data_dir, symbols, months).items():
+        by_dataset.setdefault(key.split("/", 1)[0], {})[key] = path
+    out: dict[str, str] = {}
+    con = duckdb.connect()
+    try:
+        for ds, files in sorted(by_dataset.items()):
+            spec = DATASETS.get(ds)
+            if spec is None:
+                continue
+            for key, path in files.items():
+                sym = key.split("/")[1]
+                rows = con.execute(
+                    f'select cast("{spec.time_column}" as date), count(*), sum(hash(t)) '
+                    f"from read_parquet({sql_string(path.as_posix())}) t group by 1 order by 1"
+                ).fetchall()
+                for day, n, total in rows:
+                    out[f"{ds}/{sym}/{day.isoformat()}"] = f"{n}:{total}"
+    finally:
+        con.close()
+    return dict(sorted(out.items()))
+
+
+def first_changed_day(old: dict[str, str], new: dict[str, str], month: str) -> str | None:
+    """The earliest ``YYYY-MM-DD`` of ``month`` whose rows differ between two day digests."""
+    keys = {k for k in set(old) | set(new) if k.rsplit("/", 1)[1].startswith(month)}
+    changed = sorted(k.rsplit("/", 1)[1] for k in keys if old.get(k) != new.get(k))
+    return changed[0] if changed else None
 
 
 def first_changed(old: dict[str, str], new: dict[str, str]) -> str | None:
@@ -231,6 +281,16 @@ class LayerRecord:
     def months(self) -> dict[str, str]:
         return self.record["months"]
 
+    def intact(self) -> bool:
+        """The file is as it was published (size and modification time): a layer opened for
+        writing since, by hand, is never reused."""
+        try:
+            st = self.path.stat()
+        except OSError:
+            return False
+        return (st.st_size == self.record.get("bytes")
+                and st.st_mtime_ns == self.record.get("mtime_ns"))
+
 
 def layer_path(store: Path, lid: str) -> Path:
     return Path(store) / f"{lid}.duckdb"
@@ -242,7 +302,8 @@ def record_path(store: Path, lid: str) -> Path:
 
 def read_layers(store: Path) -> list[LayerRecord]:
     """The finished layers of a store: a record (written last, when the file is complete) beside
-    its file. A file without a record (an interrupted publish) is never reused."""
+    its file. A file without a record (an interrupted publish) is never reused; nor is one
+    changed since it was published (:meth:`LayerRecord.intact`, checked by the plan)."""
     out = []
     store = Path(store)
     if not store.is_dir():

@@ -18,8 +18,9 @@ from typing import Any, Iterator
 
 import duckdb
 
-from lifthouse.run.layer import (LAYER_MODELS, LayerRecord, base_id, code_digest, find_layer,
-                                 first_changed, layer_base, layer_dir, layer_id, layer_path,
+from lifthouse.run.layer import (DAY_DIGEST_MONTHS, LAYER_MODELS, LayerRecord, base_id,
+                                 code_digest, day_digests, find_layer, first_changed,
+                                 first_changed_day, layer_base, layer_dir, layer_id, layer_path,
                                  month_digests, months_read, read_layers, record_path)
 
 # the rows of an append are recomputed from whole grid blocks of the first build (DuckDB's
@@ -114,20 +115,24 @@ def plan_layer(cfg, effective: dict[str, Any]) -> LayerPlan:
         plan.reason = "--fresh: built cold (and published)"
         return plan
     found = find_layer(store, lid)
-    if found is not None:
+    if found is not None and found.intact():
         plan.mode, plan.source = "reuse", found
         plan.reason = f"the layer {lid} has the same fingerprint"
+        return plan
+    if found is not None:
+        plan.reason = (f"the layer {lid} was changed after it was published (size or "
+                       "modification time): built again")
         return plan
     load_start = dt.datetime.combine(cfg.start_date, dt.time()) - dt.timedelta(
         days=cfg.lookback_days)
     best: tuple[dt.datetime, LayerRecord] | None = None
     for rec in read_layers(store):
-        if rec.base_id != bid or rec.end_date > cfg.end_date:
+        if rec.base_id != bid or rec.end_date > cfg.end_date or not rec.intact():
             continue
         changed = first_changed(rec.months, months)
         cut = dt.datetime.combine(rec.end_date, dt.time())
         if changed is not None:
-            cut = min(cut, dt.datetime.strptime(changed, "%Y-%m"))
+            cut = min(cut, _changed_from(cfg, rec, changed))
         if append_bounds(cut, load_start, cfg.bar_minutes, history_minutes(effective)) is None:
             continue
         if best is None or cut > best[0]:
@@ -142,6 +147,25 @@ def plan_layer(cfg, effective: dict[str, Any]) -> LayerPlan:
                    "the layers of this base differ too early to extend (a change near the "
                    "window's start) or cover a later end")
     return plan
+
+
+def _changed_from(cfg, rec: LayerRecord, month: str) -> dt.datetime:
+    """Where the data of a changed month start to differ: the first changed day when the layer
+    recorded that month's day digests (its last months: a day landing in the current month),
+    else the month's start."""
+    start = dt.datetime.strptime(month, "%Y-%m")
+    old_days = rec.record.get("days") or {}
+    if not any(k.rsplit("/", 1)[1].startswith(month) for k in old_days):
+        return start
+    day = first_changed_day(old_days, day_digests(cfg.data_dir, list(cfg.symbols), [month]),
+                            month)
+    if day is None:   # the file changed, its rows did not (metadata): nothing to redo
+        return dt.datetime.combine(rec.end_date, dt.time())
+    return dt.datetime.fromisoformat(day)
+
+
+def last_months(months: dict[str, str], n: int = DAY_DIGEST_MONTHS) -> list[str]:
+    return sorted({k.rsplit("/", 1)[1] for k in months})[-n:]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -194,7 +218,8 @@ def copy_layer(source: LayerRecord, warehouse: Path) -> None:
     _fresh_copy(source.path, warehouse)
 
 
-def publish_layer(plan: LayerPlan, warehouse: Path, run_id: str) -> Path:
+def publish_layer(plan: LayerPlan, warehouse: Path, run_id: str,
+                  days: dict[str, str] | None = None) -> Path:
     """Copy the run's warehouse into the store as the layer ``plan.layer_id``: every relation
     that is not a layer model is dropped from the copy, then the file is renamed into place and
     its record written last (a layer without a record is never reused). Returns the file."""
@@ -222,11 +247,11 @@ def publish_layer(plan: LayerPlan, warehouse: Path, run_id: str) -> Path:
         tmp.unlink(missing_ok=True)
     record = {
         "layer_id": plan.layer_id, "base_id": plan.base_id, "base": plan.base,
-        "months": plan.months, "end_date": plan.end_date,
+        "months": plan.months, "end_date": plan.end_date, "days": days or {},
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "built_by_run": run_id, "mode": plan.mode,
         "source_layer": plan.source.layer_id if plan.source else None,
-        "bytes": final.stat().st_size,
+        "bytes": final.stat().st_size, "mtime_ns": final.stat().st_mtime_ns,
     }
     rec_tmp = record_path(store, plan.layer_id).with_suffix(".json.partial")
     rec_tmp.write_text(json.dumps(record, indent=2, sort_keys=True, default=str))

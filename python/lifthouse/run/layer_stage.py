@@ -13,11 +13,12 @@ from typing import Callable
 
 from lifthouse.data.lock import lock_timeout
 from lifthouse.run.config import effective_vars
-from lifthouse.run.dbt import run_dbt
+from lifthouse.run.dbt import dbt_failure_message, run_dbt
 from lifthouse.run.errors import RunError
 from lifthouse.run.layer_append import (SeamMismatch, bounds_for, narrow_args, narrow_vars,
                                         scratch_path, splice)
-from lifthouse.run.layer_plan import (LayerPlan, copy_layer, layer_lock, plan_layer,
+from lifthouse.run.layer import day_digests
+from lifthouse.run.layer_plan import (LayerPlan, copy_layer, last_months, layer_lock, plan_layer,
                                       publish_layer)
 from lifthouse.run.warehouse import ensure_unlocked
 
@@ -63,7 +64,9 @@ class LayerSession:
         def work() -> None:
             t0 = time.perf_counter()
             try:
-                path = publish_layer(plan, self.cfg.warehouse_path, self.cfg.run_id)
+                days = day_digests(self.cfg.data_dir, list(self.cfg.symbols),
+                                   last_months(plan.months))
+                path = publish_layer(plan, self.cfg.warehouse_path, self.cfg.run_id, days)
                 plan.seconds["publish"] = time.perf_counter() - t0
                 log(f"data layer {plan.layer_id} published: {path} "
                     f"({path.stat().st_size / 1e6:,.0f} MB)")
@@ -138,8 +141,6 @@ def _append(cfg, plan: LayerPlan, log: Callable[[str], None]) -> None:
                   vars=narrow_vars(cfg.dbt_vars(), load_from), check=False)
     plan.seconds["append_build"] = time.perf_counter() - t0
     if run.returncode != 0:
-        from lifthouse.run.stages import dbt_failure_message
-
         raise RunError("the data layer's append failed: " + dbt_failure_message(
             run.stdout, run.returncode, scratch), 1)
     t0 = time.perf_counter()

@@ -29,7 +29,8 @@ from typing import Any, Callable
 
 from lifthouse.data.schema import RawDataError
 from lifthouse.run.config import RunConfig, effective_vars
-from lifthouse.run.dbt import REPO_ROOT, StartedDbt, failed_test_rows, start_dbt
+from lifthouse.run.dbt import (REPO_ROOT, StartedDbt, dbt_failure_message, failed_test_rows,
+                               start_dbt)
 from lifthouse.run.errors import RunError, RunInterrupted
 from lifthouse.run.export import ExportLayout, export_run, phase2_counts
 from lifthouse.run.fill import label_by_origin, stage_preflight
@@ -47,8 +48,7 @@ from lifthouse.run.previous import check_before_outputs, move_previous_outputs
 from lifthouse.run.layer import LAYER_MODELS, LAYER_TABLES
 from lifthouse.run.layer_plan import LayerPlan
 from lifthouse.run.layer_stage import LayerSession, prepare_layer
-from lifthouse.run.warehouse import (WarehouseError, WarehouseLockedError, ensure_unlocked,
-                                     is_lock_error, lock_message)
+from lifthouse.run.warehouse import WarehouseError, WarehouseLockedError, ensure_unlocked
 
 
 # --------------------------------------------------------------------------------------------
@@ -129,32 +129,6 @@ def engine_build_args(cfg: RunConfig) -> tuple[list[str], dict[str, str]]:
     from lifthouse.run.spark import spark_env
 
     return ["--target", "spark"], spark_env(cfg.spark_dir)
-
-
-_DBT_ERROR_MARKERS = ("Failure in", "Error in", "Compilation Error", "Runtime Error",
-                      "Database Error", "Parsing Error", "Got ", "ERROR", "IO Error",
-                      "No space left on device")
-
-
-def dbt_failure_message(output: str, returncode: int, warehouse: Path,
-                        failing_rows: list[str] | None = None) -> str:
-    """A short message for a failed build: the error lines of dbt's summary (the full output
-    was streamed above and is in the run log), the failing rows of failed data tests
-    (``lifthouse.run.dbt.failed_test_rows``), plus the lock hint when relevant."""
-    lines = output.splitlines()
-    start = next((i for i, line in enumerate(lines) if "Completed with" in line), None)
-    summary = lines[start:] if start is not None else lines[-30:]
-    picked = [line.strip() for line in summary
-              if any(m in line for m in _DBT_ERROR_MARKERS) and "PASS=" not in line]
-    msg = f"dbt build failed (exit {returncode})"
-    if picked:
-        msg += ":\n  " + "\n  ".join(picked[:20])
-    if failing_rows:
-        msg += "\n  " + "\n  ".join(failing_rows[:60])
-    msg += "\n  (dbt's full output: rerun with --verbose, or see dbt.log in the target folder)"
-    if is_lock_error(Exception(output)):
-        msg += "\n" + lock_message(warehouse)
-    return msg
 
 
 # --------------------------------------------------------------------------------------------
