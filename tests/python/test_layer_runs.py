@@ -165,3 +165,21 @@ def test_the_layer_models_compile_the_same_whatever_the_downstream_vars(tmp_path
     assert {f"{m}.sql" for m in LAYER_MODELS} <= set(sqls[0])
     assert sqls[0] == sqls[1]
     assert LAYER_TABLES
+
+
+def test_at_5_minute_bars_an_extended_layer_exports_what_a_cold_build_exports(tmp_path):
+    """The append at the 5-minute grain: whole blocks of 4,096 five-minute bars."""
+    raw = tmp_path / "raw"
+    subprocess.run([LIFTHOUSE, "sample", "--data-dir", str(raw), "--symbols", "BTC,SOL",
+                    "--start", START, "--end", END, "--bar-minutes", "5"], cwd=REPO_ROOT,
+                   check=True, capture_output=True)
+    five = ("--bar-minutes", "5")
+    _done(_run(raw, tmp_path / "shared", "first", END_FIRST, *five))
+    log = _done(_run(raw, tmp_path / "shared", "later", END, *five))
+    _done(_run(raw, tmp_path / "ref", "later", END, *five, "--fresh"))
+    layer = _layer(tmp_path / "shared", "later")
+    assert layer["mode"] == "append" and layer["fell_back"] is None, log[-3000:]
+    assert layer["fingerprint"]["base"]["vars"]["bar_minutes"] == 5
+    assert _layer(tmp_path / "ref", "later")["layer_id"] == layer["layer_id"]
+    a, b = _exports(tmp_path / "shared", "later"), _exports(tmp_path / "ref", "later")
+    assert sorted(a) == sorted(b) and [k for k in a if a[k] != b[k]] == []

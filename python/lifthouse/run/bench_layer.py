@@ -49,9 +49,11 @@ def bench_reuse(work: Path, name: str, raw: Path, start: str, end: str,
         r.update(_manifest_timings(out, run_id))
         manifest = out / "data" / "reports" / "runs" / run_id / "manifest.json"
         if manifest.exists():
-            layer = json.loads(manifest.read_text()).get("data_layer") or {}
+            doc = json.loads(manifest.read_text())
+            layer = doc.get("data_layer") or {}
             r["data_layer"] = {k: layer.get(k) for k in ("mode", "reason", "layer_id", "cut",
-                                                         "fell_back", "seconds")}
+                                                         "fell_back")}
+            r["data_layer"]["seconds"] = doc.get("timing", {}).get("data_layer_seconds")
         res[key] = r
     cold = res["cold"].get("wall_s") or float("nan")
     res["reuse_share_of_cold"] = round(res["reuse"].get("wall_s", float("nan")) / cold, 3)

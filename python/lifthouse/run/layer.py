@@ -53,6 +53,14 @@ LAYER_TABLES: dict[str, str] = {
 LAYER_VIEWS: tuple[str, ...] = ("stg_binance__funding_rates", "stg_binance__open_interest_5m",
                                 "int_funding_rates_settled", "features_v1")
 LAYER_MODELS: tuple[str, ...] = (*LAYER_TABLES, *LAYER_VIEWS)
+# the primary key of each layer table (its unique_combination test): the append's seam check
+# pairs rows on it
+LAYER_KEYS: dict[str, tuple[str, ...]] = {
+    **{t: ("symbol", "open_time") for t in LAYER_TABLES},
+    "stg_binance__liquidations": ("symbol", "liquidated_at", "side", "price", "quantity"),
+    "int_features_open_interest_computed": ("symbol", "oi_time"),
+    "int_context_vol_tertiles_sampled": ("symbol", "sampled_at"),
+}
 
 # The vars that feed only the models after the layer (events, plan, backtest, lift, snooping,
 # report), or that the run handles itself (end_date: the layer's coverage; append_load_from: the
@@ -158,10 +166,23 @@ def months_read(start_date: dt.date, end_date: dt.date, lookback_days: int,
     return out
 
 
+# file_digest's results in this process, by (path, size, mtime_ns, inode): a run plans twice
+# (before and after its preflight); the writer replaces a file by a rename, a new inode
+_DIGESTS: dict[tuple, str] = {}
+
+
 def file_digest(path: Path) -> str:
     """The row checksum the writer recorded in the file, else the sha256 of its bytes. The
     recorded checksum changes with the rows (a ``--replace`` writes new rows and their new
     checksum), and preflight verifies it against the rows on every run."""
+    st = os.stat(path)
+    key = (str(path), st.st_size, st.st_mtime_ns, st.st_ino)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = _file_digest(path)
+    return _DIGESTS[key]
+
+
+def _file_digest(path: Path) -> str:
     import pyarrow.parquet as pq
 
     from lifthouse.data.checksum import recorded_checksum

@@ -48,6 +48,7 @@ class LayerPlan:
     cut: dt.datetime | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     fell_back: str = ""
+    seam: dict[str, Any] = field(default_factory=dict)
 
     @property
     def publishes(self) -> bool:
@@ -59,7 +60,7 @@ class LayerPlan:
             "base_id": self.base_id or None, "store": str(self.store),
             "source_layer": self.source.layer_id if self.source else None,
             "cut": self.cut.isoformat(sep=" ") if self.cut else None,
-            "fell_back": self.fell_back or None,
+            "fell_back": self.fell_back or None, "seam": self.seam or None,
             "fingerprint": {"base": self.base, "months": self.months, "end_date": self.end_date},
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }

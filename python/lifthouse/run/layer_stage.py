@@ -145,7 +145,8 @@ def _append(cfg, plan: LayerPlan, log: Callable[[str], None]) -> None:
             run.stdout, run.returncode, scratch), 1)
     t0 = time.perf_counter()
     try:
-        splice(cfg.warehouse_path, scratch, check_from, splice_from, log)
+        seam = splice(cfg.warehouse_path, scratch, check_from, splice_from, log)
+        plan.seam = {k: v for k, v in seam.items() if k != "rows"}
     finally:
         for path in (scratch, Path(str(scratch) + ".wal")):
             path.unlink(missing_ok=True)

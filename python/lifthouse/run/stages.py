@@ -262,6 +262,7 @@ def run_pipeline(cfg: RunConfig, log: RunLog | None = None) -> RunOutcome:
                                                                   raw_fingerprint))
         if layers.current is not None:
             manifest["data_layer"] = layers.current.manifest()
+            manifest["timing"]["data_layer_seconds"] = manifest["data_layer"].pop("seconds")
         timing = manifest["timing"]
         timing["stages_seconds"] = {k: round(v, 3) for k, v in log.stage_seconds.items()}
         timing["total_seconds"] = round(log.elapsed(), 3)
