@@ -125,7 +125,8 @@ def test_a_run_whose_preflight_fails_stops_its_early_dbt(tmp_path: Path, monkeyp
 
     seen = []
     real = stages.start_build
-    monkeypatch.setattr(stages, "start_build", lambda cfg: seen.append(real(cfg)) or seen[-1])
+    monkeypatch.setattr(stages, "start_build",
+                        lambda cfg, plan=None: seen.append(real(cfg, plan)) or seen[-1])
     cfg = RunConfig(run_id="r1", symbols=["BTC"], data_dir=tmp_path / "raw",
                     out_dir=tmp_path / "out", start_date=dt.date(2025, 1, 3),
                     end_date=dt.date(2025, 1, 5), lookback_days=1)   # no raw data: preflight fails

@@ -390,7 +390,7 @@ def test_disk_full_during_a_run_is_named_and_the_manifest_does_not_stay_running(
     data_dir = tmp_path / "raw"
     _sample(data_dir)
     full = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "out" / "x"))
-    monkeypatch.setattr(run, "start_build", lambda cfg: None)
+    monkeypatch.setattr(run, "start_build", lambda cfg, plan=None: None)
     if stage == "build":
         out = ("Runtime Error in model stg_binance__perp_klines\n  IO Error: Could not write "
                "file \"wh.duckdb.tmp/duckdb_temp_storage-0.tmp\": No space left on device\n"
@@ -398,12 +398,12 @@ def test_disk_full_during_a_run_is_named_and_the_manifest_does_not_stay_running(
                "  Runtime Error in model x (models/x.sql)\n  IO Error: ... No space left on "
                "device\nDone. PASS=3 WARN=0 ERROR=1 SKIP=9 TOTAL=13")
 
-        def build(cfg, log, started=None):
+        def build(cfg, log, started=None, plan=None):
             raise RunError(run.dbt_failure_message(out, 1, cfg.warehouse_path), 1)
 
         monkeypatch.setattr(run, "stage_build", build)
     else:
-        monkeypatch.setattr(run, "stage_build", lambda cfg, log, started=None: {})
+        monkeypatch.setattr(run, "stage_build", lambda cfg, log, started=None, plan=None: {})
     if stage == "export":
         monkeypatch.setattr(run, "stage_export", lambda cfg, log: (_ for _ in ()).throw(full))
     else:

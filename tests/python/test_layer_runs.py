@@ -90,6 +90,18 @@ def test_the_runs_cold_reuse_and_extend_the_layer(runs):
     assert "model.lifthouse.event_registry" in built
 
 
+def test_the_manifest_lists_the_reused_models_with_their_rows(runs):
+    _, shared, ref, _ = runs
+    def models(out):
+        doc = json.loads((out / "data/reports/runs/zmove/manifest.json").read_text())
+        return {m["name"]: (m["status"], m["rows"]) for m in doc["models"]}
+    reused, cold = models(shared), models(ref)
+    assert set(reused) == set(cold)
+    for name in LAYER_MODELS:
+        assert reused[name] == ("reused", cold[name][1]) and cold[name][0] == "success", name
+    assert reused["event_registry"] == cold["event_registry"]
+
+
 @pytest.mark.parametrize("run_id", ["zmove", "later"])
 def test_reused_and_extended_runs_export_what_cold_builds_export(runs, run_id):
     _, shared, ref, _ = runs

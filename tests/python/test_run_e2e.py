@@ -23,13 +23,15 @@ def two_runs(tmp_path_factory):
     """Run twice; keep the first run's files to compare with the second's."""
     tmp = tmp_path_factory.mktemp("e2e")
     results = []
-    for _ in range(2):
+    for i in range(2):
         out, err = io.StringIO(), io.StringIO()
+        # the second run builds cold too (--fresh): two cold builds give the same manifest;
+        # reusing the stored data layer is tested in test_layer_runs.py
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             rc = cli.main(["run", "--run_id", "e2e", "--start_date", START, "--end_date", END,
                            "--symbols", "BTC,ETHUSDT,SOL", "--lookback-days", "7", "--generate",
                            "--data-dir", str(tmp / "raw"), "--out-dir", str(tmp / "out"),
-                           "--var", "n_boot=200"])
+                           "--var", "n_boot=200", *(["--fresh"] if i else [])])
         files = {p.relative_to(tmp / "out").as_posix(): p.read_bytes()
                  for p in sorted((tmp / "out").rglob("*"))
                  if p.is_file() and ("data/reports" in p.as_posix() or "/reports/" in p.as_posix())}
@@ -97,6 +99,11 @@ def test_second_run_is_byte_identical(two_runs):
     m1 = json.loads(first["data/reports/runs/e2e/manifest.json"])
     m2 = json.loads(second["data/reports/runs/e2e/manifest.json"])
     m1.pop("timing"), m2.pop("timing")
+    # what the run did with the data layer depends on the store too (docs/running.md): both
+    # built it cold, with the same fingerprint
+    l1, l2 = m1.pop("data_layer"), m2.pop("data_layer")
+    assert (l1["mode"], l2["mode"]) == ("cold", "cold")
+    assert l1["layer_id"] == l2["layer_id"] and l1["fingerprint"] == l2["fingerprint"]
     differing = sorted(k for k in set(m1["outputs"]) | set(m2["outputs"])
                        if m1["outputs"].get(k) != m2["outputs"].get(k))
     assert not differing, f"outputs differ between the two runs: {differing}"

@@ -60,7 +60,7 @@ def test_a_real_run_beside_a_sample_is_labelled_real(tmp_path: Path, real_btc_be
                                                      monkeypatch):
     import lifthouse.run.stages as run
 
-    def stop(cfg, log, started=None):  # stop after the label is decided: no dbt build needed
+    def stop(cfg, log, started=None, plan=None):  # stop after the label is decided: no dbt build needed
         raise RunError("stop here")
 
     monkeypatch.setattr(run, "stage_build", stop)
@@ -213,7 +213,7 @@ def test_a_sample_written_before_origins_were_recorded_is_still_labelled_synthet
     _sample(data_dir, ["BTCUSDT"])
     for f in list_files(data_dir, "um_klines_1m", "BTCUSDT"):  # strip the origin
         pq.write_table(pq.read_table(f).replace_schema_metadata(None), f)
-    monkeypatch.setattr(run, "stage_build", lambda cfg, log, started=None: (_ for _ in ()).throw(
+    monkeypatch.setattr(run, "stage_build", lambda cfg, log, started=None, plan=None: (_ for _ in ()).throw(
         RunError("stop here")))
     cfg = config(tmp_path, data_dir=data_dir)
     with pytest.raises(RunError, match="stop here"):

@@ -118,10 +118,11 @@ def tool_versions(engine: str = "duckdb") -> dict[str, str]:
     return out
 
 
-def model_stats(run_results: dict, warehouse: Path | None) -> tuple[list[dict], dict[str, float],
-                                                                     dict[str, Any]]:
+def model_stats(run_results: dict, warehouse: Path | None, reused: dict[str, str] | None = None
+                ) -> tuple[list[dict], dict[str, float], dict[str, Any]]:
     """From dbt's run_results.json: per-model/seed status and row count (count(*) in the
-    warehouse), per-node timings, and a summary of the data tests."""
+    warehouse), per-node timings, and a summary of the data tests. ``reused``: the models of a
+    stored data layer (lifthouse.run.layer) and their status, ``reused`` or ``appended``."""
     nodes: list[dict] = []
     timings: dict[str, float] = {}
     tests = {"pass": 0, "warn": 0, "fail": 0, "error": 0, "skipped": 0, "not_passing": []}
@@ -141,13 +142,17 @@ def model_stats(run_results: dict, warehouse: Path | None) -> tuple[list[dict], 
             continue
         nodes.append({"unique_id": uid, "name": uid.rsplit(".", 1)[-1], "resource_type": kind,
                       "status": status, "relation": r.get("relation_name"), "rows": None})
+    built = {n["name"] for n in nodes}
+    nodes += [{"unique_id": f"model.lifthouse.{name}", "name": name, "resource_type": "model",
+               "status": status, "relation": None, "rows": None}
+              for name, status in (reused or {}).items() if name not in built]
     tests["not_passing"].sort(key=lambda t: t["test"])
     nodes.sort(key=lambda n: n["unique_id"])
     if warehouse is not None and nodes:
         con = connect(warehouse)
         try:
             for n in nodes:
-                if n["status"] not in ("success", "pass"):
+                if n["status"] not in ("success", "pass", "reused", "appended"):
                     continue
                 try:
                     n["rows"] = int(con.execute(f'select count(*) from "{n["name"]}"').fetchone()[0])
@@ -179,10 +184,12 @@ def build_manifest(
     created_at: datetime | None = None,
     engine: str = "duckdb",
     data_fingerprint: dict[str, Any] | None = None,
+    reused: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """``data_fingerprint``: ``fingerprint(data_dir, symbols)`` when the caller already has it
-    (``fingerprint_in_background``); computed here otherwise."""
-    nodes, node_seconds, tests = model_stats(run_results, warehouse)
+    (``fingerprint_in_background``); computed here otherwise. ``reused``: the models of a
+    stored data layer and their status (their data tests ran when the layer was built)."""
+    nodes, node_seconds, tests = model_stats(run_results, warehouse, reused)
     meta = run_results.get("metadata", {}) if run_results else {}
     versions = tool_versions(engine)
     if meta.get("dbt_version"):

@@ -169,7 +169,8 @@ def stage_report(cfg: RunConfig, log: RunLog) -> dict[str, Path]:
 
 def stage_manifest(cfg: RunConfig, log: RunLog, run_results: dict,
                    outputs: dict[str, Path],
-                   data_fingerprint: Callable[[], dict] | None = None) -> dict:
+                   data_fingerprint: Callable[[], dict] | None = None,
+                   plan: LayerPlan | None = None) -> dict:
     """Build the manifest (written by run_pipeline once this stage's own time is known).
     ``data_fingerprint``: waits for the raw files' hashes taken as the build started."""
     lay = cfg.layout
@@ -179,11 +180,21 @@ def stage_manifest(cfg: RunConfig, log: RunLog, run_results: dict,
         command=list(cfg.reproduce), engine=cfg.engine,
         data_dir=cfg.data_dir, symbols=cfg.symbols, repo=REPO_ROOT, run_results=run_results,
         warehouse=cfg.warehouse_path, outputs=outputs,
-        stage_seconds=dict(log.stage_seconds),
+        stage_seconds=dict(log.stage_seconds), reused=reused_models(plan),
         paths={"warehouse": str(cfg.warehouse_path), "ablation": str(lay.ablation_dir),
                "phase2": str(lay.phase2_dir), "report": str(cfg.report_dir),
                "target": str(cfg.target_dir), "run_log": str(lay.log_path)},
     )
+
+
+def reused_models(plan: LayerPlan | None) -> dict[str, str]:
+    """The models a run took from a stored data layer rather than building them, and how:
+    ``reused`` as stored, or ``appended`` (the stored rows extended by the append)."""
+    if plan is None or plan.mode not in ("reuse", "append"):
+        return {}
+    if plan.mode == "reuse":
+        return {m: "reused" for m in LAYER_MODELS}
+    return {m: "appended" for m in LAYER_TABLES}
 
 
 @dataclass
@@ -259,7 +270,8 @@ def run_pipeline(cfg: RunConfig, log: RunLog | None = None) -> RunOutcome:
         stage = "manifest"
         layers.finish(log)
         manifest = log.stage("manifest", lambda: stage_manifest(cfg, log, run_results, outputs,
-                                                                  raw_fingerprint))
+                                                                  raw_fingerprint,
+                                                                  layers.current))
         if layers.current is not None:
             manifest["data_layer"] = layers.current.manifest()
             manifest["timing"]["data_layer_seconds"] = manifest["data_layer"].pop("seconds")

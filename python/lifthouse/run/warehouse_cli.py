@@ -15,7 +15,8 @@ from lifthouse.run.layer import LayerRecord, layer_dir, read_layers, record_path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True,
+                                help="list: the layers and warehouses; prune: remove layers")
     for name, help_ in (("list", "the stored data layers and the run warehouses, with disk use"),
                         ("prune", "remove superseded data layers and leftovers")):
         p = sub.add_parser(name, help=help_, description=help_)
