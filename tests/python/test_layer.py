@@ -269,3 +269,20 @@ def test_a_day_landing_in_the_current_month_cuts_at_that_day(tmp_path, raw):
     assert ext.mode == "append" and ext.cut == dt.datetime(2025, 2, 12)
     _month(month, [1.0, 2.5, 5.0], [1, 2, 12])          # and the 2nd changes
     assert plan_layer(later, effective_vars(later)).cut == dt.datetime(2025, 2, 2)
+
+
+def test_a_run_waits_for_the_layer_another_run_builds_and_says_so(tmp_path):
+    """The layer lock: a second holder waits, says why, and gives up with a RunError naming the
+    lock and the fix once the timeout passes."""
+    from lifthouse.run.errors import RunError
+    from lifthouse.run.layer_plan import layer_lock
+
+    said = []
+    with layer_lock(tmp_path, "abc", 5, said.append):
+        with pytest.raises(RunError, match="stayed locked by another run") as exc:
+            with layer_lock(tmp_path, "abc", 0.6, said.append):
+                pass
+    assert "LIFTHOUSE_LOCK_TIMEOUT" in str(exc.value) and "abc.lock" in str(exc.value)
+    assert said and "another run is building the data layer abc" in said[0]
+    with layer_lock(tmp_path, "abc", 0.6, said.append):   # released: taken at once
+        pass

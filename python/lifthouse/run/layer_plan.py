@@ -191,8 +191,14 @@ def layer_lock(store: Path, lid: str, timeout: float, log=print) -> Iterator[Non
                         f"(at most {timeout:.0f} s, $LIFTHOUSE_LOCK_TIMEOUT)")
                     said = True
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"the data layer {lid} stayed locked by another run for "
-                                       f"{timeout:.0f} s") from None
+                    from lifthouse.run.errors import RunError
+
+                    raise RunError(
+                        f"the data layer {lid} stayed locked by another run for {timeout:.0f} s "
+                        f"({store / (lid + '.lock')}): that run is still building it\n  fix: "
+                        "wait for it and re-run (the layer is then reused), raise "
+                        "$LIFTHOUSE_LOCK_TIMEOUT, or pass --fresh with another --out-dir", 1
+                    ) from None
                 time.sleep(0.5)
         yield
     finally:

@@ -136,18 +136,18 @@ def _append(cfg, plan: LayerPlan, log: Callable[[str], None]) -> None:
         path.unlink(missing_ok=True)
     log(f"data layer: recomputing the layer's models from {load_from} (bars from {splice_from} "
         f"replace the layer's; [{check_from}, {splice_from}) must come out equal)")
-    t0 = time.perf_counter()
-    run = run_dbt(narrow_args(), warehouse=scratch, target_dir=cfg.target_dir / "append",
-                  vars=narrow_vars(cfg.dbt_vars(), load_from), check=False)
-    plan.seconds["append_build"] = time.perf_counter() - t0
-    if run.returncode != 0:
-        raise RunError("the data layer's append failed: " + dbt_failure_message(
-            run.stdout, run.returncode, scratch), 1)
-    t0 = time.perf_counter()
-    try:
+    try:   # the scratch file never outlives the append (failed, interrupted or done)
+        t0 = time.perf_counter()
+        run = run_dbt(narrow_args(), warehouse=scratch, target_dir=cfg.target_dir / "append",
+                      vars=narrow_vars(cfg.dbt_vars(), load_from), check=False)
+        plan.seconds["append_build"] = time.perf_counter() - t0
+        if run.returncode != 0:
+            raise RunError("the data layer's append failed: " + dbt_failure_message(
+                run.stdout, run.returncode, scratch), 1)
+        t0 = time.perf_counter()
         seam = splice(cfg.warehouse_path, scratch, check_from, splice_from, log)
         plan.seam = {k: v for k, v in seam.items() if k != "rows"}
+        plan.seconds["splice"] = time.perf_counter() - t0
     finally:
         for path in (scratch, Path(str(scratch) + ".wal")):
             path.unlink(missing_ok=True)
-    plan.seconds["splice"] = time.perf_counter() - t0
