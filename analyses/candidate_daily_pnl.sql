@@ -14,8 +14,6 @@
 --       --vars '{analysis_candidate_id: LIQUIDATION_CASCADE__carry_pos__h60__fade__pooled}'
 --   .venv/bin/duckdb -readonly warehouse/demo.duckdb < target/compiled/lifthouse/analyses/candidate_daily_pnl.sql
 
-{%- set candidate_id = var('analysis_candidate_id', none) %}
-
 with candidates as (
 
     select candidate_id, status, n_trades
@@ -25,21 +23,7 @@ with candidates as (
 
 chosen_candidate as (
 
-{%- if candidate_id %}
-    -- the candidate named by var analysis_candidate_id
-    select candidate_id, status
-    from candidates
-    where candidate_id = {{ lifthouse.sql_string(candidate_id) }}
-{%- else %}
-    -- no var: the first promoted by id, else the first fallback, else the first that trades
-    select candidate_id, status
-    from candidates
-    where n_trades > 0
-    order by
-        case status when 'promoted' then 0 when 'fallback' then 1 else 2 end,
-        candidate_id
-    limit 1
-{%- endif %}
+    {{ lifthouse.chosen_candidate('candidates', ['candidate_id', 'status']) }}
 
 ),
 
