@@ -340,7 +340,3 @@ def read_layers(store: Path) -> list[LayerRecord]:
         if data.get("layer_id") == rec.stem:
             out.append(LayerRecord(rec.stem, db, data))
     return out
-
-
-def find_layer(store: Path, lid: str) -> LayerRecord | None:
-    return next((r for r in read_layers(store) if r.layer_id == lid), None)

@@ -18,8 +18,8 @@ from typing import Any, Iterator
 
 import duckdb
 
-from lifthouse.run.layer import (DAY_DIGEST_MONTHS, LAYER_MODELS, LayerRecord, base_id,
-                                 code_digest, day_digests, find_layer, first_changed,
+from lifthouse.run.layer import (DAY_DIGEST_MONTHS, LAYER_MODELS, LAYER_TABLES, LayerRecord,
+                                 base_id, code_digest, day_digests, first_changed,
                                  first_changed_day, layer_base, layer_dir, layer_id, layer_path,
                                  month_digests, months_read, read_layers, record_path)
 
@@ -54,6 +54,16 @@ class LayerPlan:
     def publishes(self) -> bool:
         return self.mode in ("cold", "append")
 
+    def stored_models(self) -> dict[str, str]:
+        """The models the run takes from the stored layer instead of building them (the build
+        leaves them out), each ``reused`` as stored or ``appended`` (its rows extended by the
+        append; the layer's views hold the window, so an append re-creates them)."""
+        if self.mode == "reuse":
+            return {m: "reused" for m in LAYER_MODELS}
+        if self.mode == "append":
+            return {m: "appended" for m in LAYER_TABLES}
+        return {}
+
     def manifest(self) -> dict[str, Any]:
         return {
             "mode": self.mode, "reason": self.reason, "layer_id": self.layer_id or None,
@@ -62,7 +72,6 @@ class LayerPlan:
             "cut": self.cut.isoformat(sep=" ") if self.cut else None,
             "fell_back": self.fell_back or None, "seam": self.seam or None,
             "fingerprint": {"base": self.base, "months": self.months, "end_date": self.end_date},
-            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
 
 
@@ -115,7 +124,8 @@ def plan_layer(cfg, effective: dict[str, Any]) -> LayerPlan:
     if cfg.fresh:
         plan.reason = "--fresh: built cold (and published)"
         return plan
-    found = find_layer(store, lid)
+    stored = read_layers(store)
+    found = next((r for r in stored if r.layer_id == lid), None)
     if found is not None and found.intact():
         plan.mode, plan.source = "reuse", found
         plan.reason = f"the layer {lid} has the same fingerprint"
@@ -127,7 +137,7 @@ def plan_layer(cfg, effective: dict[str, Any]) -> LayerPlan:
     load_start = dt.datetime.combine(cfg.start_date, dt.time()) - dt.timedelta(
         days=cfg.lookback_days)
     best: tuple[dt.datetime, LayerRecord] | None = None
-    for rec in read_layers(store):
+    for rec in stored:
         if rec.base_id != bid or rec.end_date > cfg.end_date or not rec.intact():
             continue
         changed = first_changed(rec.months, months)
@@ -143,8 +153,7 @@ def plan_layer(cfg, effective: dict[str, Any]) -> LayerPlan:
         plan.reason = (f"the layer {best[1].layer_id} covers the same base up to "
                        f"{best[1].end_date}; rows from {best[0]:%Y-%m-%d %H:%M} on are recomputed")
         return plan
-    same_base = [r for r in read_layers(store) if r.base_id == bid]
-    plan.reason = ("no layer of this fingerprint" if not same_base else
+    plan.reason = ("no layer of this fingerprint" if not any(r.base_id == bid for r in stored) else
                    "the layers of this base differ too early to extend (a change near the "
                    "window's start) or cover a later end")
     return plan
@@ -173,9 +182,10 @@ def last_months(months: dict[str, str], n: int = DAY_DIGEST_MONTHS) -> list[str]
 # locks, copies, publishing
 
 @contextlib.contextmanager
-def layer_lock(store: Path, lid: str, timeout: float, log=print) -> Iterator[None]:
+def layer_lock(store: Path, lid: str, timeout: float, log=print) -> Iterator[bool]:
     """An exclusive lock on one layer id while a run builds it: a second run of the same
-    fingerprint waits here (at most ``timeout`` seconds), then finds the layer published."""
+    fingerprint waits here (at most ``timeout`` seconds), then finds the layer published.
+    Yields whether it waited (only then can the store have changed since the plan)."""
     store.mkdir(parents=True, exist_ok=True)
     fd = os.open(store / f"{lid}.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -200,7 +210,7 @@ def layer_lock(store: Path, lid: str, timeout: float, log=print) -> Iterator[Non
                         "$LIFTHOUSE_LOCK_TIMEOUT, or pass --fresh with another --out-dir", 1
                     ) from None
                 time.sleep(0.5)
-        yield
+        yield said
     finally:
         os.close(fd)
 
@@ -212,8 +222,7 @@ def _fresh_copy(src: Path, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     try:
         shutil.copyfile(src, tmp)
-        for stale in (dst.with_name(dst.name + ".wal"),):
-            stale.unlink(missing_ok=True)
+        dst.with_name(dst.name + ".wal").unlink(missing_ok=True)
         os.replace(tmp, dst)
     finally:
         tmp.unlink(missing_ok=True)

@@ -46,10 +46,12 @@ class LayerSession:
         plan = plan_layer(self.cfg, effective_vars(self.cfg))
         if plan.publishes:
             # one run builds a layer id; another run of the same fingerprint waits, then reuses
-            self._stack.enter_context(layer_lock(plan.store, plan.layer_id, lock_timeout(), log))
-            again = plan_layer(self.cfg, effective_vars(self.cfg))
-            if again.layer_id == plan.layer_id and again.mode == "reuse":
-                plan = again
+            waited = self._stack.enter_context(layer_lock(plan.store, plan.layer_id,
+                                                          lock_timeout(), log))
+            if waited:   # the other run has published it meanwhile (or failed: build it)
+                again = plan_layer(self.cfg, effective_vars(self.cfg))
+                if again.layer_id == plan.layer_id and again.mode == "reuse":
+                    plan = again
         plan.seconds["plan"] = time.perf_counter() - t0
         log(f"data layer: {plan.mode} ({plan.reason})"
             + (f"; layer {plan.layer_id}" if plan.layer_id else ""))

@@ -45,7 +45,6 @@ from lifthouse.run.report.write import write_report
 from lifthouse.run.resources import resolve as resolve_resources
 from lifthouse.run.reproduce import reproduce_commands
 from lifthouse.run.previous import check_before_outputs, move_previous_outputs
-from lifthouse.run.layer import LAYER_MODELS, LAYER_TABLES
 from lifthouse.run.layer_plan import LayerPlan
 from lifthouse.run.layer_stage import LayerSession, prepare_layer
 from lifthouse.run.warehouse import WarehouseError, WarehouseLockedError, ensure_unlocked
@@ -62,10 +61,9 @@ def build_command(cfg: RunConfig, plan: LayerPlan | None = None
     # dbt unit tests check the SQL logic on hand-built fixtures, not this run's data; `make test`
     # runs them, the run skips them (about 4 s). Every data test still runs.
     args = ["build", "--select", *cfg.select, "--exclude-resource-type", "unit_test"]
-    if plan is not None and plan.mode == "reuse":
-        args += ["--exclude", *LAYER_MODELS]
-    elif plan is not None and plan.mode == "append":
-        args += ["--exclude", *LAYER_TABLES]
+    stored = plan.stored_models() if plan is not None else {}
+    if stored:
+        args += ["--exclude", *stored]
     engine_args, engine_env = engine_build_args(cfg)
     return [*args, *engine_args], engine_env
 
@@ -180,21 +178,12 @@ def stage_manifest(cfg: RunConfig, log: RunLog, run_results: dict,
         command=list(cfg.reproduce), engine=cfg.engine,
         data_dir=cfg.data_dir, symbols=cfg.symbols, repo=REPO_ROOT, run_results=run_results,
         warehouse=cfg.warehouse_path, outputs=outputs,
-        stage_seconds=dict(log.stage_seconds), reused=reused_models(plan),
+        stage_seconds=dict(log.stage_seconds),
+        reused=plan.stored_models() if plan is not None else None,
         paths={"warehouse": str(cfg.warehouse_path), "ablation": str(lay.ablation_dir),
                "phase2": str(lay.phase2_dir), "report": str(cfg.report_dir),
                "target": str(cfg.target_dir), "run_log": str(lay.log_path)},
     )
-
-
-def reused_models(plan: LayerPlan | None) -> dict[str, str]:
-    """The models a run took from a stored data layer rather than building them, and how:
-    ``reused`` as stored, or ``appended`` (the stored rows extended by the append)."""
-    if plan is None or plan.mode not in ("reuse", "append"):
-        return {}
-    if plan.mode == "reuse":
-        return {m: "reused" for m in LAYER_MODELS}
-    return {m: "appended" for m in LAYER_TABLES}
 
 
 @dataclass
@@ -274,7 +263,8 @@ def run_pipeline(cfg: RunConfig, log: RunLog | None = None) -> RunOutcome:
                                                                   layers.current))
         if layers.current is not None:
             manifest["data_layer"] = layers.current.manifest()
-            manifest["timing"]["data_layer_seconds"] = manifest["data_layer"].pop("seconds")
+            manifest["timing"]["data_layer_seconds"] = {
+                k: round(v, 3) for k, v in layers.current.seconds.items()}
         timing = manifest["timing"]
         timing["stages_seconds"] = {k: round(v, 3) for k, v in log.stage_seconds.items()}
         timing["total_seconds"] = round(log.elapsed(), 3)
